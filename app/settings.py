@@ -1,0 +1,151 @@
+"""One settings model for every command: defaults < TOML file (`--config`) < environment (`WATCHDOG_`)
+< command line. Invalid values stop the command with exit code 2 and a message naming the setting."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from statemachine.policy import Policy
+
+ENV_PREFIX = "WATCHDOG_"
+Seconds = Annotated[float, Field(gt=0, le=366 * 86400)]
+_config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
+
+
+class ConfigError(Exception):
+    """Bad configuration: the message names the setting, the value and what is expected."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False)
+
+    kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers (host:port,...)")
+    database_url: str = Field("sqlite:///./watchdog.db", description="exec-watchdog's own store")
+    heartbeat_timeout_s: Seconds = Field(90, description="silence before an execution is suspected")
+    min_age_s: float = Field(60, ge=0, description="never declare an orphan younger than this")
+    idle_after_s: Seconds = Field(1800, description="alive but without activity this long: idle")
+    default_timeout_s: Seconds = Field(3600, description="runtime limit when nothing else gives one")
+    agent_timeouts: dict[str, Seconds] = Field(
+        default_factory=dict, description='per-agent runtime limits, JSON {"agent": seconds}'
+    )
+    auto_terminate: bool = Field(False, description="terminate idle executions past their limit")
+    tick_interval_s: Seconds = Field(5, description="how often time advances")
+    probe_retry_s: Seconds = Field(15, description="first wait before probing again (doubles, capped)")
+    probe_retry_max_s: Seconds = Field(300, description="longest wait between probes")
+    command_retry_s: Seconds = Field(30, description="first wait before retrying a failed command")
+    command_retry_max_s: Seconds = Field(600, description="longest wait between command retries")
+    terminal_retention_s: Seconds = Field(3600, description="how long finished executions are remembered")
+    agent_url_template: str = Field("http://agent-{agent_name}:8000", description="agent base URL")
+    agent_auth_secret: SecretStr | None = Field(None, description="HMAC secret for X-Trinity-Agent-Token")
+    platform_database_url: SecretStr | None = Field(None, description="the platform's database (optional)")
+    platform_redis_url: SecretStr | None = Field(None, description="the platform's Redis (optional)")
+    notify_webhook_url: str | None = Field(None, description="POST every recovery event here (optional)")
+    notify_webhook_secret: SecretStr | None = Field(None, description="HMAC secret for webhook signatures")
+    bridge_interval_s: Seconds = Field(15, description="how often `bridge` reads the platform")
+    group_id: str = Field("exec-watchdog", min_length=1, description="the Kafka consumer group")
+    http_port: int = Field(9464, ge=0, le=65535, description="/metrics, /healthz, /readyz; 0 turns it off")
+    lifecycle_topic: str = Field("executions.lifecycle", min_length=1, description="input topic")
+    recoveries_topic: str = Field("watchdog.recoveries", min_length=1, description="recovery events")
+    dlq_topic: str = Field("watchdog.dlq", min_length=1, description="rejected input records")
+    control_topic: str = Field("watchdog.control", min_length=1, description="ticks and effect results")
+    snapshot_interval_s: Seconds = Field(10, description="how often partition state is snapshotted")
+
+    @field_validator("agent_url_template")
+    @classmethod
+    def _template_names_the_agent(cls, value: str) -> str:
+        if "{agent_name}" not in value or not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "must be an http(s) URL containing {agent_name}, e.g. http://agent-{agent_name}:8000"
+            )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFile(settings_cls))
+
+    def policy(self) -> Policy:
+        return Policy(**{name: getattr(self, name) for name in Policy.model_fields})
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration for people: secrets and credentials in URLs masked."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "**********"
+            shown[name] = value
+        return shown
+
+
+class _TomlFile(PydanticBaseSettingsSource):
+    """Values from the `--config` TOML file: keys are the setting names, without the prefix."""
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_file.get()
+        if path is None:
+            return {}
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as error:
+            raise ConfigError(f"--config {path}: cannot read the file ({error.strerror})") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"--config {path}: not valid TOML ({error})") from None
+        section = data.get("watchdog", data)
+        return {key.lower().removeprefix(ENV_PREFIX.lower()): value for key, value in section.items()}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings, or raise `ConfigError` with one line per bad setting."""
+    token = _config_file.set(config_file)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        raise ConfigError(_explain(error)) from None
+    except SettingsError as error:  # a complex value (JSON) that does not parse
+        raise ConfigError(_explain_unparsable(error)) from None
+    finally:
+        _config_file.reset(token)
+
+
+def _explain_unparsable(error: SettingsError) -> str:
+    match = re.search(r'field "(\w+)"', str(error))
+    name = match.group(1) if match else "?"
+    env_name = f"{ENV_PREFIX}{name.upper()}"
+    value = os.environ.get(env_name, next((v for k, v in os.environ.items() if k.upper() == env_name), None))
+    field = Settings.model_fields.get(name)
+    hint = f" ({field.description})" if field is not None and field.description else ""
+    return f"setting {env_name}: value {value!r} is not valid: expected JSON{hint}"
+
+
+def _explain(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0]) if item["loc"] else "?"
+        field = Settings.model_fields.get(name)
+        hint = f" ({field.description})" if field is not None and field.description else ""
+        value = item.get("input")
+        lines.append(f"setting {ENV_PREFIX}{name.upper()}: value {value!r} is not valid: {item['msg']}{hint}")
+    return "\n".join(lines)

@@ -1,0 +1,176 @@
+"""`decide(record, event, policy) -> (record, outputs)`: the whole decision logic for one execution.
+
+Pure: no clock, no I/O, no randomness. Time comes only from the events: `occurred_at`,
+`observed_at`, and `Due.now` (a tick reaching the record's deadline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.fields import State
+from schemas.inputs import CommandResult, LifecycleEvent, ProbeResult
+from schemas.outputs import Output
+from statemachine import texts
+from statemachine.policy import Policy
+from statemachine.record import ExecutionRecord
+from statemachine.rules import is_idle, silent, timeout_us
+from statemachine.step import Step
+from statemachine.timestamps import iso, to_micros
+
+Decision = tuple[ExecutionRecord | None, list[Output]]
+
+_FINISH = {
+    "execution.completed": ("finish_completed", State.COMPLETED),
+    "execution.failed": ("finish_failed", State.FAILED),
+    "execution.cancelled": ("finish_cancelled", State.CANCELLED),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A tick at `now` reached this record's deadline."""
+
+    now: int
+
+
+def decide(
+    record: ExecutionRecord | None,
+    event: LifecycleEvent | ProbeResult | CommandResult | Due,
+    policy: Policy,
+    *,
+    input_id: str,
+    clock: int | None = None,
+) -> Decision:
+    """Apply one input to one execution. `clock` is the latest tick time seen (None before any)."""
+    if isinstance(event, LifecycleEvent):
+        return _lifecycle(record, event, policy, input_id, clock)
+    if record is None:
+        return None, []
+    if isinstance(event, Due):
+        return _due(record, event.now, policy, input_id)
+    if record.state.is_terminal:
+        return record, []  # terminal states absorb late answers
+    if isinstance(event, ProbeResult):
+        return _probe_result(record, event, policy, input_id)
+    return _command_result(record, event, policy, input_id)
+
+
+def _lifecycle(
+    rec: ExecutionRecord | None, ev: LifecycleEvent, policy: Policy, input_id: str, clock: int | None
+) -> Decision:
+    t = to_micros(ev.occurred_at)
+    own_timeout = None if ev.timeout_seconds is None else policy.micros(ev.timeout_seconds)
+    if rec is None:
+        return _first_sight(ev, t, own_timeout, policy, clock), []
+    if rec.state.is_terminal:
+        return rec, []
+    step = Step(rec, policy, at=t, now=t if clock is None else max(t, clock), input_id=input_id)
+    finish = _FINISH.get(ev.type)
+    if finish is not None:
+        step.fire(finish[0], f"lifecycle {ev.type} ({ev.event_id})")
+        return step.result()
+    if ev.type == "execution.started":
+        step.update(
+            started_at=min(rec.started_at, t),
+            own_timeout_us=rec.own_timeout_us if own_timeout is None else own_timeout,
+        )
+    news = t > rec.last_seen
+    if ev.type == "execution.activity":
+        news = news or t > rec.last_activity
+        step.update(last_activity=max(rec.last_activity, t))
+    if not news:
+        return step.result()  # a duplicate or an older event: no clock moves backwards
+    step.update(last_seen=max(rec.last_seen, t), unreachable=False, probe_attempts=0)
+    trigger = "activity" if ev.type == "execution.activity" else "sign_of_life"
+    step.fire(trigger, f"{ev.type} at {iso(t)} ({ev.event_id})")
+    return step.result()
+
+
+def _first_sight(
+    ev: LifecycleEvent, t: int, own_timeout: int | None, policy: Policy, clock: int | None
+) -> ExecutionRecord | None:
+    finish = _FINISH.get(ev.type)
+    if finish is not None:
+        # Remember the end, so a late `started` or heartbeat cannot resurrect the execution.
+        return ExecutionRecord(ev.execution_id, ev.agent_name, finish[1], t, t, t, own_timeout, ended_at=t)
+    stale_before = None if clock is None else clock - policy.micros(policy.terminal_retention_s)
+    if ev.type != "execution.started" and stale_before is not None and t <= stale_before:
+        return None  # a sign of life older than anything still remembered: evidence of nothing
+    return ExecutionRecord(ev.execution_id, ev.agent_name, State.RUNNING, t, t, t, own_timeout)
+
+
+def _probe_result(rec: ExecutionRecord, ev: ProbeResult, policy: Policy, input_id: str) -> Decision:
+    t = to_micros(ev.observed_at)
+    step = Step(rec, policy, at=t, now=t, input_id=input_id)
+    if t <= rec.last_seen:
+        return step.result()  # older than what we already know
+    if ev.outcome == "running":
+        step.update(last_seen=t, unreachable=False, probe_attempts=0)
+        step.fire("sign_of_life", f"agent {rec.agent_name} reports it running (probe at {iso(t)})")
+    elif rec.state is not State.SUSPECTED:
+        pass  # only a suspect's probe answers can convict; others are stale
+    elif ev.outcome == "not_found":
+        step.update(unreachable=False, probe_attempts=0)
+        if not step.fire("probe_not_found", texts.orphan_reason(rec.agent_name, t)):
+            # Too young to call an orphan (MIN_AGE_S): ask again once it is old enough.
+            step.update(next_probe_at=rec.started_at + policy.micros(policy.min_age_s))
+    else:
+        backoff = policy.backoff_micros(policy.probe_retry_s, policy.probe_retry_max_s, rec.probe_attempts)
+        step.update(next_probe_at=t + backoff)
+        if not rec.unreachable:
+            step.update(unreachable=True)
+            step.recover("agent_unreachable", texts.unreachable_reason(rec.agent_name, t))
+    return step.result()
+
+
+def _command_result(rec: ExecutionRecord, ev: CommandResult, policy: Policy, input_id: str) -> Decision:
+    if ev.command_id != rec.action_id:
+        return rec, []  # a duplicate, or an answer to a command no longer in flight
+    t = to_micros(ev.observed_at)
+    step = Step(rec, policy, at=t, now=t, input_id=input_id)
+    if ev.outcome == "failed":
+        backoff = policy.backoff_micros(
+            policy.command_retry_s, policy.command_retry_max_s, rec.action_attempts
+        )
+        step.update(action_attempts=rec.action_attempts + 1, retry_at=t + backoff)
+    elif rec.action_kind == "terminate":
+        limit = timeout_us(rec, policy)
+        step.update(evidence_at=t)
+        step.start_mark_failed("timeout", texts.auto_terminate_error(t - rec.started_at, limit))
+    elif ev.outcome == "already_finished":
+        step.fire("already_finished", f"the platform had already ended it (command {ev.command_id})")
+    else:
+        step.fire("marked_failed", f"marked failed on the platform (command {ev.command_id}: {ev.outcome})")
+    return step.result()
+
+
+def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str) -> Decision:
+    if rec.state.is_terminal:
+        expired = rec.ended_at is not None and now >= rec.ended_at + policy.micros(
+            policy.terminal_retention_s
+        )
+        return (None if expired else rec), []
+    step = Step(rec, policy, at=now, now=now, input_id=input_id)
+    if rec.retry_at is not None and rec.retry_at <= now and rec.action_kind is not None:
+        step.update(retry_at=None)
+        step.command(rec.action_kind, reuse_id=rec.action_id)
+    limit = policy.micros(policy.heartbeat_timeout_s)
+    if rec.state in (State.RUNNING, State.IDLE) and silent(rec, now, policy):
+        step.fire("silence", texts.silence_cause(now - rec.last_seen, limit))
+    elif rec.state is State.RUNNING and is_idle(rec, now, policy):
+        step.fire(
+            "idle_due",
+            texts.idle_cause(
+                now - rec.started_at,
+                timeout_us(rec, policy),
+                now - rec.last_activity,
+                policy.micros(policy.idle_after_s),
+            ),
+        )
+    elif rec.state is State.IDLE:
+        step.maybe_terminate()
+    elif rec.state is State.SUSPECTED and rec.next_probe_at is not None and rec.next_probe_at <= now:
+        step.update(probe_attempts=rec.probe_attempts + 1)
+        step.probe()
+    return step.result()

@@ -1,0 +1,123 @@
+"""Many executions, one input stream: routes each input to `decide` and keeps the deadlines.
+
+Still pure: state in, outputs out, time only from the inputs. A tick costs in proportion to the
+deadlines that fall due, not to the executions tracked: each record holds at most one live entry
+in a heap of `(due, execution_id)`, re-armed lazily (a heartbeat only moves `last_seen`; when the
+old deadline pops, the record is re-armed at its real deadline).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import replace
+
+from schemas.fields import State
+from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
+from schemas.outputs import Output
+from statemachine.decide import Due, decide
+from statemachine.ids import derived_input_id
+from statemachine.policy import Policy
+from statemachine.record import ExecutionRecord
+from statemachine.rules import next_due
+from statemachine.timestamps import to_micros
+
+
+def input_id(event: InputEvent) -> str:
+    """The id an input is known by in `caused_by` and the audit: its own, or one derived from it."""
+    if event.event_id is not None:
+        return event.event_id
+    if isinstance(event, Tick):
+        return derived_input_id(event.type, event.now.isoformat())
+    if isinstance(event, ProbeResult):
+        return derived_input_id(event.type, event.execution_id, event.observed_at.isoformat(), event.outcome)
+    return derived_input_id(event.type, event.command_id, event.observed_at.isoformat(), event.outcome)
+
+
+class Engine:
+    def __init__(self, policy: Policy, records: Iterable[ExecutionRecord] = (), clock: int | None = None):
+        self.policy = policy
+        self.clock = clock
+        """The latest tick time applied (event time, microseconds); None before the first tick."""
+        self.records: dict[str, ExecutionRecord] = {}
+        self._heap: list[tuple[int, str]] = []
+        self._commands: dict[str, str] = {}
+        for rec in records:
+            self._store(None, replace(rec, armed_at=None))
+
+    def apply(self, event: InputEvent) -> list[Output]:
+        if isinstance(event, LifecycleEvent):
+            return self._lifecycle(event)
+        if isinstance(event, Tick):
+            return self._tick(to_micros(event.now), input_id(event))
+        if isinstance(event, ProbeResult):
+            execution_id: str | None = event.execution_id
+        else:
+            execution_id = self._commands.get(event.command_id)
+        record = None if execution_id is None else self.records.get(execution_id)
+        if record is None:
+            return []
+        return self._decide(record, event, input_id(event))
+
+    def _lifecycle(self, event: LifecycleEvent) -> list[Output]:
+        record = self.records.get(event.execution_id)
+        if record is not None and record.state is State.RUNNING and event.type == "execution.heartbeat":
+            seen = to_micros(event.occurred_at)
+            if seen > record.last_seen:  # the hot path: a dict lookup and a compare
+                self.records[event.execution_id] = record.seen(seen)
+            return []
+        if record is None:
+            new, outputs = decide(None, event, self.policy, input_id=event.event_id, clock=self.clock)
+            if new is not None:
+                self._store(None, new)
+            return outputs
+        return self._decide(record, event, event.event_id)
+
+    def _decide(
+        self, record: ExecutionRecord, event: ProbeResult | CommandResult | LifecycleEvent, iid: str
+    ) -> list[Output]:
+        new, outputs = decide(record, event, self.policy, input_id=iid, clock=self.clock)
+        self._store(record, new)
+        return outputs
+
+    def _tick(self, now: int, iid: str) -> list[Output]:
+        if self.clock is not None and now <= self.clock:
+            return []  # a repeated or older tick changes nothing
+        self.clock = now
+        outputs: list[Output] = []
+        popped: list[ExecutionRecord] = []
+        while self._heap and self._heap[0][0] <= now:
+            due, execution_id = heapq.heappop(self._heap)
+            record = self.records.get(execution_id)
+            if record is not None and record.armed_at == due:
+                popped.append(record)
+        # Re-arm after the loop, so a deadline that is due again only runs at the next tick.
+        for record in popped:
+            new, decided = decide(replace(record, armed_at=None), Due(now), self.policy, input_id=iid)
+            self._store(record, new, rearm_from_scratch=True)
+            outputs.extend(decided)
+        return outputs
+
+    def _store(
+        self, old: ExecutionRecord | None, new: ExecutionRecord | None, *, rearm_from_scratch: bool = False
+    ) -> None:
+        if old is not None and old.action_id is not None and (new is None or new.action_id != old.action_id):
+            self._commands.pop(old.action_id, None)
+        if new is None:
+            if old is not None:
+                self.records.pop(old.execution_id, None)
+            return
+        if new.action_id is not None:
+            self._commands[new.action_id] = new.execution_id
+        due = next_due(new, self.policy)
+        armed = None if rearm_from_scratch else new.armed_at
+        if due is not None and (armed is None or due < armed):
+            heapq.heappush(self._heap, (due, new.execution_id))
+            new = replace(new, armed_at=due)
+        elif rearm_from_scratch:
+            new = replace(new, armed_at=None)
+        self.records[new.execution_id] = new
+
+    def pending_deadlines(self) -> int:
+        """Heap entries, live or stale (for metrics and tests)."""
+        return len(self._heap)

@@ -1,0 +1,50 @@
+"""The thresholds that decide what is stuck, and what may be done about it."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from statemachine.timestamps import seconds_to_micros
+
+Seconds = Annotated[float, Field(gt=0, le=366 * 86400)]
+
+
+class Policy(BaseModel):
+    """Decision thresholds, in seconds. Built from the settings (contract §8) by the shell."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    heartbeat_timeout_s: Seconds = 90
+    min_age_s: Annotated[float, Field(ge=0, le=366 * 86400)] = 60
+    idle_after_s: Seconds = 1800
+    default_timeout_s: Seconds = 3600
+    agent_timeouts: dict[str, Seconds] = Field(default_factory=dict)
+    auto_terminate: bool = False
+    probe_retry_s: Seconds = 15
+    probe_retry_max_s: Seconds = 300
+    command_retry_s: Seconds = 30
+    command_retry_max_s: Seconds = 600
+    terminal_retention_s: Seconds = 3600
+
+    def micros(self, seconds: float) -> int:
+        return seconds_to_micros(seconds)
+
+    def timeout_micros(self, agent_name: str, own_timeout_us: int | None) -> int:
+        """Effective runtime limit: the execution's own, else its agent's, else the default."""
+        if own_timeout_us is not None:
+            return own_timeout_us
+        agent_limit = self.agent_timeouts.get(agent_name)
+        return seconds_to_micros(self.default_timeout_s if agent_limit is None else agent_limit)
+
+    def backoff_micros(self, base_s: float, cap_s: float, attempts: int) -> int:
+        """`base * 2**attempts`, capped: deterministic (the runner adds jitter to real calls)."""
+        return seconds_to_micros(min(base_s * (2 ** min(attempts, 32)), cap_s))
+
+    @property
+    def digest(self) -> str:
+        """A stable short hash of the values, recorded with every decision."""
+        canonical = self.model_dump_json().encode()
+        return hashlib.sha256(canonical).hexdigest()[:16]

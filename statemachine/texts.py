@@ -1,0 +1,53 @@
+"""The words of decisions: error texts the contract fixes (§3), reasons and causes for people."""
+
+from __future__ import annotations
+
+from statemachine.timestamps import MICROS_PER_SECOND, iso, seconds_text
+
+ORPHAN_ERROR = "Execution completed on agent but status not reported — recovered by watchdog"
+
+
+def auto_terminate_error(ran_us: int, timeout_us: int) -> str:
+    minutes = ran_us // (60 * MICROS_PER_SECOND)
+    return (
+        f"Execution auto-terminated after {minutes} minutes by watchdog "
+        f"(exceeded timeout of {seconds_text(timeout_us)}s)"
+    )
+
+
+def orphan_reason(agent_name: str, probed_at: int) -> str:
+    return f"agent {agent_name} does not know the execution (probe at {iso(probed_at)})"
+
+
+def terminated_reason(agent_name: str, ran_us: int, timeout_us: int, terminated_at: int) -> str:
+    return (
+        f"ran {seconds_text(ran_us)}s, over its timeout of {seconds_text(timeout_us)}s; "
+        f"terminated on agent {agent_name} at {iso(terminated_at)}"
+    )
+
+
+def idle_reason(*, quiet_us: int, idle_after_us: int, ran_us: int, timeout_us: int, auto: bool) -> str:
+    if ran_us >= timeout_us:
+        what = f"running {seconds_text(ran_us)}s, over its timeout of {seconds_text(timeout_us)}s"
+        return what + ("; terminating" if auto else "; AUTO_TERMINATE is off")
+    return (
+        f"alive but no activity for {seconds_text(quiet_us)}s (IDLE_AFTER_S={seconds_text(idle_after_us)}); "
+        f"timeout of {seconds_text(timeout_us)}s not reached"
+    )
+
+
+def unreachable_reason(agent_name: str, probed_at: int) -> str:
+    return f"agent {agent_name} did not answer the probe at {iso(probed_at)}; nothing was changed"
+
+
+def silence_cause(quiet_us: int, limit_us: int) -> str:
+    return (
+        f"no lifecycle event or successful probe for {seconds_text(quiet_us)}s "
+        f"(HEARTBEAT_TIMEOUT_S={seconds_text(limit_us)})"
+    )
+
+
+def idle_cause(ran_us: int, timeout_us: int, quiet_us: int, idle_after_us: int) -> str:
+    if ran_us >= timeout_us:
+        return f"runtime {seconds_text(ran_us)}s reached its timeout of {seconds_text(timeout_us)}s"
+    return f"no activity for {seconds_text(quiet_us)}s (IDLE_AFTER_S={seconds_text(idle_after_us)})"
