@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     dlq_topic: str = Field("watchdog.dlq", min_length=1, description="rejected input records")
     control_topic: str = Field("watchdog.control", min_length=1, description="ticks and effect results")
     snapshot_interval_s: Seconds = Field(10, description="how often partition state is snapshotted")
+    topic_replication_factor: int | None = Field(
+        None, ge=1, description="replication of the topics the service creates (default: min(3, brokers))"
+    )
 
     @field_validator("agent_url_template")
     @classmethod

@@ -103,4 +103,3 @@ def mermaid() -> str:
             lines.append(f"    {source.value} --> {candidate.dest.value}: {label}")
     lines.extend(f"    {state.value} --> [*]" for state in State if state.is_terminal)
     return "\n".join(lines) + "\n"
-

@@ -59,6 +59,7 @@ class Step:
                 at=from_micros(self.at),
                 error=self.rec.error if marking else None,
                 started_at=from_micros(self.rec.started_at) if marking else None,
+                attempt=self.rec.action_attempts if reuse_id else 0,
             )
         )
         return cid

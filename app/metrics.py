@@ -1,0 +1,59 @@
+"""Prometheus metrics of one service instance (its own registry, so instances can share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from schemas.outputs import Command, Output, RecoveryEvent, Transition
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "watchdog_events_consumed_total", "Input records applied", ["topic"], registry=r
+        )
+        self.transitions = Counter(
+            "watchdog_transitions_total", "State transitions decided", ["from_state", "to_state"], registry=r
+        )
+        self.commands = Counter(
+            "watchdog_commands_total",
+            "Commands executed, by kind and outcome",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.recoveries = Counter(
+            "watchdog_recoveries_total", "Recovery events decided", ["action"], registry=r
+        )
+        self.dlq = Counter("watchdog_dlq_total", "Input records sent to the dead-letter topic", registry=r)
+        self.lag = Gauge(
+            "watchdog_consumer_lag",
+            "Records not yet read, by topic and partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.tracked = Gauge("watchdog_tracked_executions", "Executions in memory", registry=r)
+        self.partitions = Gauge("watchdog_assigned_partitions", "Partitions this instance owns", registry=r)
+        self.tick_seconds = Histogram(
+            "watchdog_tick_publish_seconds", "Time to publish one round of ticks", registry=r
+        )
+        self.agent_calls = Histogram(
+            "watchdog_agent_call_seconds",
+            "Agent API calls, by call and outcome",
+            ["call", "outcome"],
+            registry=r,
+        )
+
+    def count_outputs(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            if isinstance(output, Transition):
+                self.transitions.labels(output.from_state.value, output.to_state.value).inc()
+            elif isinstance(output, RecoveryEvent):
+                self.recoveries.labels(output.action).inc()
+
+    def count_command(self, command: Command, outcome: str) -> None:
+        self.commands.labels(command.kind, outcome).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,167 @@
+"""`exec-watchdog run`, wired: consumer, ticker, effect runner, health server, and a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from adapters.agent_api import AgentApi, HttpAgentApi
+from adapters.platform import NoPlatform, Platform
+from adapters.store import Store
+from app.effects import EffectRunner
+from app.health import HealthServer
+from app.metrics import Metrics
+from app.settings import Settings
+from app.ticker import Ticker
+from consumers.partitioned import PartitionedConsumer
+from producers.publisher import Publisher
+from producers.topics import ensure_owned_topics, wait_for_input_topic
+
+log = logging.getLogger(__name__)
+STOP_BUDGET_S = 8.0
+
+
+class Service:
+    def __init__(
+        self, settings: Settings, *, agents: AgentApi | None = None, platform: Platform | None = None
+    ) -> None:
+        if not settings.kafka_bootstrap:
+            raise ValueError("WATCHDOG_KAFKA_BOOTSTRAP is not set")
+        self.settings = settings
+        self.bootstrap = settings.kafka_bootstrap
+        self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.metrics = Metrics()
+        self.store = Store(settings.database_url, settings.group_id)
+        secret = settings.agent_auth_secret
+        self.agents = agents or HttpAgentApi(
+            settings.agent_url_template, auth_secret=None if secret is None else secret.get_secret_value()
+        )
+        self.platform = platform or NoPlatform()
+        self.publisher = Publisher(
+            self.bootstrap,
+            recoveries=settings.recoveries_topic,
+            dlq=settings.dlq_topic,
+            control=settings.control_topic,
+        )
+        self.consumer: PartitionedConsumer | None = None
+        self.runner: EffectRunner | None = None
+        self.http_port: int | None = None
+        self.started = asyncio.Event()
+
+    def owned(self) -> list[int]:
+        return sorted(self.consumer.owned) if self.consumer else []
+
+    def ready(self) -> bool:
+        return self.consumer is not None and self.consumer.caught_up
+
+    async def _adopt(self, partitions: set[int]) -> None:
+        await asyncio.to_thread(self.store.take_over, partitions, self.instance_id)
+
+    async def _release(self, partitions: set[int]) -> None:
+        if self.runner is not None:
+            await self.runner.drain(partitions, timeout_s=STOP_BUDGET_S / 4)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        if not await self._prepare_topics(stop):
+            return
+        health = HealthServer(s.http_port, self.metrics, self.ready) if s.http_port else None
+        kafka = PartitionedConsumer.create(self.bootstrap, s.group_id)
+        self.runner = EffectRunner(
+            self.store,
+            self.publisher,
+            self.agents,
+            self.platform,
+            self.metrics,
+            owner=self.instance_id,
+            owned=self.owned,
+        )
+        self.consumer = PartitionedConsumer(
+            kafka,
+            store=self.store,
+            publisher=self.publisher,
+            metrics=self.metrics,
+            policy=s.policy(),
+            lifecycle_topic=s.lifecycle_topic,
+            control_topic=s.control_topic,
+            snapshot_interval_s=s.snapshot_interval_s,
+            on_decisions=self.runner.wake.set,
+            on_adopt=self._adopt,
+            on_release=self._release,
+        )
+        ticker = Ticker(
+            kafka,
+            self.publisher,
+            self.metrics,
+            lifecycle_topic=s.lifecycle_topic,
+            interval_s=s.tick_interval_s,
+            owned=self.owned,
+        )
+        loops: list[asyncio.Task[None]] = []
+        try:
+            if health is not None:
+                self.http_port = await health.start()
+            await self.publisher.start()
+            self.consumer.subscribe()
+            await kafka.start()
+            loops = [
+                asyncio.create_task(self.consumer.run(stop), name="consume"),
+                asyncio.create_task(ticker.run(stop), name="tick"),
+                asyncio.create_task(self.runner.run(stop), name="effects"),
+            ]
+            self.started.set()
+            log.info("exec-watchdog %s running (group %s)", self.instance_id, s.group_id)
+            waiting = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([waiting, *loops], return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            for task in done:
+                if task is not waiting and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            stop.set()
+            await self._shutdown(loops, health)
+
+    async def _prepare_topics(self, stop: asyncio.Event) -> bool:
+        s = self.settings
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            partitions = await wait_for_input_topic(admin, s.lifecycle_topic, stop)
+            if partitions is None:
+                return False
+            await ensure_owned_topics(
+                admin,
+                control=s.control_topic,
+                partitions=partitions,
+                others=[s.recoveries_topic, s.dlq_topic],
+                replication=s.topic_replication_factor,
+            )
+            return True
+        finally:
+            await admin.close()
+
+    async def _shutdown(self, loops: list[asyncio.Task[None]], health: HealthServer | None) -> None:
+        """Finish in-flight work, snapshot and commit, leave the group: within STOP_BUDGET_S."""
+        if loops:
+            _, pending = await asyncio.wait(loops, timeout=STOP_BUDGET_S / 2)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            if self.consumer is not None and loops:
+                await asyncio.wait_for(self.consumer.release(), timeout=STOP_BUDGET_S / 4)
+        finally:
+            if self.consumer is not None:
+                await self.consumer.consumer.stop()
+            await self.publisher.stop()
+            await self.agents.aclose()
+            await self.platform.aclose()
+            if health is not None:
+                await health.stop()
+            self.store.close()
+            log.info("exec-watchdog %s stopped", self.instance_id)

@@ -1,0 +1,230 @@
+"""The group consumer: owns partitions, restores them from snapshot + log, applies, persists, commits.
+
+Both topics are subscribed with the range assignor, so partition N of the lifecycle topic and of the
+control topic always land on the same instance (equal partition counts are enforced at start-up).
+Per batch: apply what the merge rule allows, write the decisions' outbox rows (and, every
+`SNAPSHOT_INTERVAL_S`, the partition snapshots with their positions) in one transaction, then commit
+the same positions to Kafka. The store, not the Kafka commit, is the truth about positions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError
+
+from adapters import snapshots
+from adapters.store import OutboxItem, PartitionSnapshot, Store
+from app.metrics import Metrics
+from consumers.outbox_items import outbox_items
+from consumers.partition import Drained, LogRecord, PartitionState
+from producers.publisher import Publisher
+from statemachine.engine import Engine
+from statemachine.policy import Policy
+
+log = logging.getLogger(__name__)
+READY_LAG = 1000
+
+
+class PartitionedConsumer:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        *,
+        store: Store,
+        publisher: Publisher,
+        metrics: Metrics,
+        policy: Policy,
+        lifecycle_topic: str,
+        control_topic: str,
+        snapshot_interval_s: float,
+        on_decisions: Callable[[], None],
+        on_adopt: Callable[[set[int]], Awaitable[None]],
+        on_release: Callable[[set[int]], Awaitable[None]],
+    ) -> None:
+        self.consumer = consumer
+        self.store = store
+        self.publisher = publisher
+        self.metrics = metrics
+        self.policy = policy
+        self.lifecycle_topic = lifecycle_topic
+        self.control_topic = control_topic
+        self.snapshot_interval_s = snapshot_interval_s
+        self.on_decisions = on_decisions
+        self.on_adopt = on_adopt
+        self.on_release = on_release
+        self.owned: dict[int, PartitionState] = {}
+        self._snapshot_at: dict[int, float] = {}
+        self._lock = asyncio.Lock()
+        self.caught_up = False
+
+    @staticmethod
+    def create(bootstrap: str, group_id: str) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            max_poll_records=5000,
+        )
+
+    def subscribe(self) -> None:
+        self.consumer.subscribe([self.lifecycle_topic, self.control_topic], listener=_Listener(self))
+
+    # ---- the loop --------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batches = await self.consumer.getmany(timeout_ms=200, max_records=5000)
+            async with self._lock:
+                await self._process(batches)
+
+    async def _process(self, batches: dict[TopicPartition, list[object]]) -> None:
+        for tp, messages in batches.items():
+            state = self.owned.get(tp.partition)
+            if state is None:
+                continue
+            records = [
+                LogRecord(m.offset, m.key, m.value, tuple(m.headers or ()))  # type: ignore[attr-defined]
+                for m in messages
+            ]
+            self.metrics.events.labels(tp.topic).inc(len(records))
+            if tp.topic == self.lifecycle_topic:
+                state.add_lifecycle(records, fetched_to=0)
+            else:
+                state.add_control(records)
+        items: list[OutboxItem] = []
+        for partition, state in self.owned.items():
+            lifecycle_tp = TopicPartition(self.lifecycle_topic, partition)
+            state.add_lifecycle([], fetched_to=await self.consumer.position(lifecycle_tp))
+            drained = state.drain()
+            await self._dead_letters(drained, partition)
+            self.metrics.count_outputs(drained.outputs)
+            items += outbox_items(drained.outputs, partition)
+        due = [
+            p
+            for p in self.owned
+            if time.monotonic() - self._snapshot_at.get(p, 0) >= self.snapshot_interval_s
+        ]
+        await self._persist(items, due)
+        self._update_gauges()
+
+    async def _dead_letters(self, drained: Drained, partition: int) -> None:
+        for rejected in drained.rejected:
+            log.warning(
+                "rejected %s/%d/%d: %s",
+                rejected.topic,
+                partition,
+                rejected.offset,
+                rejected.reason,
+                extra={"action": "dead_letter"},
+            )
+            await self.publisher.dead_letter(rejected, partition)
+            self.metrics.dlq.inc()
+
+    async def _persist(self, items: list[OutboxItem], partitions: list[int]) -> None:
+        snaps = {p: self._snapshot(self.owned[p]) for p in partitions if p in self.owned}
+        if not items and not snaps:
+            return
+        await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items)
+        if items:
+            self.on_decisions()
+        if snaps:
+            now = time.monotonic()
+            for p in snaps:
+                self._snapshot_at[p] = now
+            await self._commit(snaps)
+
+    def _snapshot(self, state: PartitionState) -> PartitionSnapshot:
+        return PartitionSnapshot(state.lifecycle_next, state.control_next, snapshots.encode(state.engine))
+
+    async def _commit(self, snaps: dict[int, PartitionSnapshot]) -> None:
+        offsets = {}
+        for p, snap in snaps.items():
+            offsets[TopicPartition(self.lifecycle_topic, p)] = snap.lifecycle_offset
+            offsets[TopicPartition(self.control_topic, p)] = snap.control_offset
+        try:
+            await self.consumer.commit(offsets)
+        except KafkaError as error:  # the store holds the positions; the Kafka commit is for lag tools
+            log.info("offset commit skipped: %s", error)
+
+    def _update_gauges(self) -> None:
+        self.metrics.partitions.set(len(self.owned))
+        self.metrics.tracked.set(sum(len(s.engine.records) for s in self.owned.values()))
+        lagging = False
+        for p, state in self.owned.items():
+            tp = TopicPartition(self.lifecycle_topic, p)
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            lag = max(0, high - state.lifecycle_fetched)
+            self.metrics.lag.labels(self.lifecycle_topic, str(p)).set(lag)
+            lagging = lagging or lag > READY_LAG
+        self.caught_up = bool(self.owned) and not lagging
+
+    # ---- ownership -------------------------------------------------------------------------------
+
+    async def adopt(self, assigned: set[TopicPartition]) -> None:
+        partitions = {tp.partition for tp in assigned if tp.topic == self.lifecycle_topic}
+        partitions &= {tp.partition for tp in assigned if tp.topic == self.control_topic}
+        async with self._lock:
+            await self.on_adopt(partitions - set(self.owned))
+            for p in sorted(partitions - set(self.owned)):
+                snap = await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, p)
+                if snap is None:
+                    engine, lifecycle_offset, control_offset = Engine(self.policy), 0, 0
+                else:
+                    engine = snapshots.decode(snap.snapshot, self.policy)
+                    lifecycle_offset, control_offset = snap.lifecycle_offset, snap.control_offset
+                self.owned[p] = PartitionState(
+                    p,
+                    engine,
+                    lifecycle_topic=self.lifecycle_topic,
+                    control_topic=self.control_topic,
+                    lifecycle_offset=lifecycle_offset,
+                    control_offset=control_offset,
+                )
+                self._snapshot_at[p] = time.monotonic()
+                self.consumer.seek(TopicPartition(self.lifecycle_topic, p), lifecycle_offset)
+                self.consumer.seek(TopicPartition(self.control_topic, p), control_offset)
+                log.info(
+                    "partition %d restored: %d executions, lifecycle offset %d, control offset %d",
+                    p,
+                    len(engine.records),
+                    lifecycle_offset,
+                    control_offset,
+                )
+            self._update_gauges()
+
+    async def release(self, revoked: set[TopicPartition] | None = None) -> None:
+        """Snapshot and hand back partitions (all of them when `revoked` is None)."""
+        async with self._lock:
+            partitions = set(self.owned) if revoked is None else {tp.partition for tp in revoked}
+            partitions &= set(self.owned)
+            if not partitions:
+                return
+            await self.on_release(partitions)
+            snaps = {p: self._snapshot(self.owned[p]) for p in partitions}
+            await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, [])
+            await self._commit(snaps)
+            for p in partitions:
+                del self.owned[p]
+                self._snapshot_at.pop(p, None)
+            self._update_gauges()
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: PartitionedConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.owner.release(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.owner.adopt(set(assigned))

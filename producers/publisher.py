@@ -1,0 +1,61 @@
+"""Everything the service writes to Kafka: recovery events, dead letters, and its control log."""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaProducer
+
+from consumers.partition import THROUGH_HEADER, Rejected
+from schemas.inputs import ControlEvent
+
+
+class Publisher:
+    def __init__(self, bootstrap: str, *, recoveries: str, dlq: str, control: str) -> None:
+        self.bootstrap = bootstrap
+        self._producer: AIOKafkaProducer | None = None
+        self.recoveries_topic = recoveries
+        self.dlq_topic = dlq
+        self.control_topic = control
+
+    async def start(self) -> None:
+        # Plain at-least-once producer: exactly-once comes from deterministic ids and the ledger,
+        # not from Kafka transactions or idempotent producers.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False, linger_ms=5
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None, "Publisher.start() first"
+        return self._producer
+
+    async def recovery(self, event_json: str, execution_id: str) -> None:
+        await self.producer.send_and_wait(
+            self.recoveries_topic, event_json.encode(), key=execution_id.encode()
+        )
+
+    async def dead_letter(self, rejected: Rejected, partition: int) -> None:
+        record = rejected.record
+        headers = [
+            ("error", rejected.reason.encode()),
+            ("source", f"{rejected.topic}/{partition}/{rejected.offset}".encode()),
+        ]
+        await self.producer.send_and_wait(self.dlq_topic, record.value, key=record.key, headers=headers)
+
+    async def control(
+        self, event: ControlEvent, partition: int, *, key: str | None = None, through: int = 0
+    ) -> None:
+        """Append to the control log of `partition`; `through` = lifecycle records to apply first."""
+        headers = [(THROUGH_HEADER, str(through).encode())] if through else []
+        payload = event.model_dump_json(exclude_none=True).encode()
+        await self.producer.send_and_wait(
+            self.control_topic,
+            payload,
+            key=None if key is None else key.encode(),
+            partition=partition,
+            headers=headers,
+        )

@@ -1,0 +1,167 @@
+"""Running the real service against the real broker, and reading what it wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from app.service import Service
+from app.settings import Settings, load_settings
+from app.standin_fleet import StandinFleet
+from statemachine.timestamps import iso
+
+FAST = {
+    "heartbeat_timeout_s": 1.5,
+    "min_age_s": 0.5,
+    "tick_interval_s": 0.2,
+    "probe_retry_s": 0.5,
+    "probe_retry_max_s": 2,
+    "command_retry_s": 0.5,
+    "command_retry_max_s": 2,
+    "snapshot_interval_s": 0.5,
+    "http_port": 0,
+}
+
+
+def test_settings(bootstrap: str, tmp_path: Path, fleet: StandinFleet, **overrides: Any) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    values = {
+        **FAST,
+        "kafka_bootstrap": bootstrap,
+        "database_url": f"sqlite:///{tmp_path / 'watchdog.db'}",
+        "agent_url_template": fleet.url_template,
+        "group_id": f"wd-{tag}",
+        "lifecycle_topic": f"lifecycle-{tag}",
+        "recoveries_topic": f"recoveries-{tag}",
+        "dlq_topic": f"dlq-{tag}",
+        "control_topic": f"control-{tag}",
+        **overrides,
+    }
+    return load_settings(None, **values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+def wall(offset_s: float = 0.0) -> str:
+    return iso(time.time_ns() // 1000 + round(offset_s * 1_000_000))
+
+
+def lifecycle(kind: str, execution_id: str, agent: str, offset_s: float = 0.0, **extra: Any) -> bytes:
+    body = {
+        "schema_version": 1,
+        "event_id": f"{execution_id}-{kind}-{uuid.uuid4().hex[:8]}",
+        "type": f"execution.{kind}",
+        "execution_id": execution_id,
+        "agent_name": agent,
+        "occurred_at": wall(offset_s),
+        **extra,
+    }
+    return json.dumps(body).encode()
+
+
+async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+@dataclass
+class Record:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+    def json(self) -> Any:
+        return json.loads(self.value or b"null")
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, until: Callable[[list[Record]], bool], timeout_s: float = 30
+) -> list[Record]:
+    """Read a topic from the start until `until(records)` holds or the time is up."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions: set[int] = set()
+        while time.monotonic() < deadline:
+            found = consumer.partitions_for_topic(topic) or set()
+            if not found:
+                await consumer._client.force_metadata_update()  # the topic may not exist yet
+            if found - partitions:
+                partitions = set(found)
+                tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+                consumer.assign(tps)
+                await consumer.seek_to_beginning(*tps)
+                records = []
+            if partitions:
+                batches = await consumer.getmany(timeout_ms=200)
+                for tp, messages in batches.items():
+                    records += [
+                        Record(tp.partition, m.offset, m.key, m.value, dict(m.headers or ()))
+                        for m in messages
+                    ]
+            else:
+                await asyncio.sleep(0.2)
+            if until(records):
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+@asynccontextmanager
+async def running(settings: Settings, **kwargs: Any) -> AsyncIterator[Service]:
+    """The real service in this process, until the block ends (then a graceful stop)."""
+    service = Service(settings, **kwargs)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    try:
+        await wait_for(lambda: bool(service.owned()) or task.done(), timeout_s=30)
+        if task.done():
+            task.result()
+        yield service
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=15)
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float = 20, every_s: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await asyncio.sleep(every_s)
+    return condition()
+
+
+def recoveries(records: list[Record], action: str | None = None) -> list[dict[str, Any]]:
+    events = [r.json() for r in records]
+    return [e for e in events if action is None or e["action"] == action]

@@ -1,0 +1,149 @@
+"""`exec-watchdog run` against a real broker and loopback agents: the recoveries users rely on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.standin_fleet import StandinFleet
+from tests.kafka_broker import free_port
+from tests.runtime.harness import (
+    create_topic,
+    lifecycle,
+    producer,
+    read_topic,
+    recoveries,
+    running,
+    test_settings,
+    wait_for,
+)
+
+pytestmark = pytest.mark.kafka
+AGENT = "research-bot"
+
+
+async def test_an_orphan_is_recovered_end_to_end(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet)
+    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 3)
+    fleet.start_execution(AGENT, "healthy-1")
+    async with running(settings), producer(kafka_bootstrap) as p:
+        # orph-1 started, but its process is gone: the agent does not know it.
+        await p.send_and_wait(
+            settings.lifecycle_topic, lifecycle("started", "orph-1", AGENT, -5), key=b"orph-1"
+        )
+        await p.send_and_wait(
+            settings.lifecycle_topic, lifecycle("started", "healthy-1", AGENT, -5), key=b"healthy-1"
+        )
+        for _ in range(20):  # healthy-1 heartbeats, orph-1 stays silent
+            await p.send_and_wait(
+                settings.lifecycle_topic, lifecycle("heartbeat", "healthy-1", AGENT), key=b"healthy-1"
+            )
+            await asyncio.sleep(0.2)
+        records = await read_topic(
+            kafka_bootstrap, settings.recoveries_topic, until=lambda rs: bool(recoveries(rs)), timeout_s=20
+        )
+    [event] = recoveries(records)
+    assert event["action"] == "orphan_recovered" and event["execution_id"] == "orph-1"
+    assert event["error"] == "Execution completed on agent but status not reported — recovered by watchdog"
+    assert event["state"] == "failed" and records[0].key == b"orph-1"
+    assert fleet.terminates == {}
+
+
+async def test_a_hung_execution_is_terminated_once_and_marked_failed(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet, auto_terminate=True)
+    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 2)
+    fleet.start_execution("etl-bot", "hung-1")
+    async with running(settings), producer(kafka_bootstrap) as p:
+        topic = settings.lifecycle_topic
+        await p.send_and_wait(
+            topic, lifecycle("started", "hung-1", "etl-bot", timeout_seconds=2), key=b"hung-1"
+        )
+
+        # It keeps heartbeating (the process is alive) but runs past its 2 s timeout.
+        async def heartbeat() -> None:
+            while True:
+                await p.send_and_wait(topic, lifecycle("heartbeat", "hung-1", "etl-bot"), key=b"hung-1")
+                await asyncio.sleep(0.2)
+
+        beating = asyncio.create_task(heartbeat())
+        try:
+            records = await read_topic(
+                kafka_bootstrap,
+                settings.recoveries_topic,
+                until=lambda rs: bool(recoveries(rs, "auto_terminated")),
+                timeout_s=25,
+            )
+        finally:
+            beating.cancel()
+    assert [e["action"] for e in recoveries(records)] == ["idle_detected", "auto_terminated"]
+    terminated = recoveries(records, "auto_terminated")[0]
+    assert (
+        terminated["error"]
+        == "Execution auto-terminated after 0 minutes by watchdog (exceeded timeout of 2s)"
+    )
+    assert fleet.terminates == {("etl-bot", "hung-1"): 1}
+    assert "hung-1" not in fleet.agent("etl-bot").running
+
+
+async def test_bad_records_go_to_the_dlq_and_the_service_keeps_working(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet)
+    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 1)
+    bad = [
+        b"not json at all",
+        b'{"schema_version": 1, "type": "execution.exploded"}',
+        lifecycle("started", "x 1", AGENT),
+        lifecycle("started", "ok-id", "Bad_Agent"),
+        b'{"schema_version": 1, "type": "watchdog.tick", "now": "2030-01-01T00:00:00Z"}',
+        lifecycle("started", "big", AGENT, attributes={"blob": "x" * 9000}),
+    ]
+    async with running(settings) as service, producer(kafka_bootstrap) as p:
+        for value in bad:
+            await p.send_and_wait(settings.lifecycle_topic, value, key=b"k")
+        await p.send_and_wait(
+            settings.lifecycle_topic, lifecycle("started", "orph-2", AGENT, -5), key=b"orph-2"
+        )
+        dead = await read_topic(kafka_bootstrap, settings.dlq_topic, until=lambda rs: len(rs) >= len(bad))
+        healed = await read_topic(
+            kafka_bootstrap, settings.recoveries_topic, until=lambda rs: bool(recoveries(rs)), timeout_s=20
+        )
+        assert service.ready()
+    assert [r.value for r in dead] == bad
+    reasons = [r.headers["error"].decode() for r in dead]
+    assert reasons[0].startswith("record:") and reasons[1].startswith("type:")
+    assert reasons[2].startswith("execution_id:") and reasons[3].startswith("agent_name:")
+    assert "not a lifecycle event type" in reasons[4] and reasons[5].startswith("attributes:")
+    assert next(r.headers["source"].decode() for r in dead) == f"{settings.lifecycle_topic}/0/0"
+    assert [e["execution_id"] for e in recoveries(healed)] == ["orph-2"]
+
+
+async def test_health_readiness_and_metrics_are_served(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet, http_port=free_port())
+    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 2)
+    async with running(settings) as service:
+        assert await wait_for(service.ready)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.http_port}") as client:
+            assert (await client.get("/healthz")).status_code == 200
+            assert (await client.get("/readyz")).status_code == 200
+            metrics = (await client.get("/metrics")).text
+            assert (await client.get("/nope")).status_code == 404
+    assert "watchdog_assigned_partitions 2.0" in metrics
+    for name in (
+        "watchdog_events_consumed_total",
+        "watchdog_commands_total",
+        "watchdog_recoveries_total",
+        "watchdog_consumer_lag",
+        "watchdog_dlq_total",
+        "watchdog_transitions_total",
+    ):
+        assert name in metrics
