@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -165,3 +168,33 @@ async def wait_for(condition: Callable[[], bool], timeout_s: float = 20, every_s
 def recoveries(records: list[Record], action: str | None = None) -> list[dict[str, Any]]:
     events = [r.json() for r in records]
     return [e for e in events if action is None or e["action"] == action]
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The same settings as environment variables, for `exec-watchdog run` in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        text = (
+            json.dumps(value)
+            if isinstance(value, dict)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
+        env[f"WATCHDOG_{name.upper()}"] = text
+    return env
+
+
+def spawn(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "run"],
+            env=settings_env(settings),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[2],
+        )

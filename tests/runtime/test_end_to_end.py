@@ -20,15 +20,18 @@ from tests.runtime.harness import (
     test_settings,
     wait_for,
 )
+from tests.test_store import POSTGRES_URL
 
 pytestmark = pytest.mark.kafka
 AGENT = "research-bot"
 
 
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def test_an_orphan_is_recovered_end_to_end(
-    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet, database: str
 ) -> None:
-    settings = test_settings(kafka_bootstrap, tmp_path, fleet)
+    url = POSTGRES_URL if database == "postgresql" else f"sqlite:///{tmp_path / 'w.db'}"
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet, database_url=url)
     await create_topic(kafka_bootstrap, settings.lifecycle_topic, 3)
     fleet.start_execution(AGENT, "healthy-1")
     async with running(settings), producer(kafka_bootstrap) as p:
