@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
+from app.service import Service
+from app.settings import Settings
 from app.standin_fleet import StandinFleet
 from tests.kafka_broker import free_port
 from tests.runtime.harness import (
@@ -150,3 +156,53 @@ async def test_health_readiness_and_metrics_are_served(
         "watchdog_transitions_total",
     ):
         assert name in metrics
+
+
+async def test_suspects_on_one_agent_cost_one_coalesced_call(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet, probe_retry_s=30)
+    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 1)
+    silent = [f"quiet-{n}" for n in range(12)]
+    for x in silent:
+        fleet.start_execution("crowded-bot", x)  # alive on the agent, silent on the bus
+    async with running(settings), producer(kafka_bootstrap) as p:
+        for x in silent:
+            await p.send_and_wait(
+                settings.lifecycle_topic, lifecycle("started", x, "crowded-bot"), key=x.encode()
+            )
+        assert await wait_for(lambda: fleet.running_calls["crowded-bot"] >= 1, timeout_s=20)
+        await asyncio.sleep(1)
+    assert fleet.running_calls["crowded-bot"] == 1
+    assert fleet.terminates == {}
+
+
+async def test_the_input_topic_is_never_created_by_the_service(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet)
+    service_task = asyncio.create_task(_run_briefly(settings, seconds=3))
+    await service_task
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        topics = await admin.list_topics()
+    finally:
+        await admin.close()
+    assert settings.lifecycle_topic not in topics
+    assert settings.control_topic not in topics  # nothing is set up before the input exists
+
+
+async def _run_briefly(settings: Settings, seconds: float) -> None:
+    service = Service(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+
+
+def test_run_without_a_broker_exits_2_naming_the_setting() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
+    run = subprocess.run([sys.executable, "-m", "app.cli", "run"], env=env, capture_output=True, text=True)
+    assert run.returncode == 2 and "WATCHDOG_KAFKA_BOOTSTRAP" in run.stderr
