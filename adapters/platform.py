@@ -9,6 +9,9 @@ MarkOutcome = Literal["ok", "already_finished", "not_found", "failed"]
 
 
 class Platform(Protocol):
+    wants_error_context: bool
+    """True when the failure is written somewhere people read it (worth the agent's last error)."""
+
     async def mark_failed(
         self, execution_id: str, error: str, completed_at: datetime, started_at: datetime | None
     ) -> MarkOutcome: ...
@@ -18,6 +21,8 @@ class Platform(Protocol):
 
 class NoPlatform:
     """No platform database configured: marking failed is publishing the recovery event."""
+
+    wants_error_context = False
 
     async def mark_failed(
         self, execution_id: str, error: str, completed_at: datetime, started_at: datetime | None

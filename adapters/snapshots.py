@@ -27,9 +27,7 @@ def encode(engine: Engine) -> bytes:
 def decode(data: bytes, policy: Policy) -> Engine:
     body = json.loads(data)
     if body.get("format") != FORMAT:
-        raise ValueError(
-            f"snapshot format {body.get('format')!r} is not readable by this build (reads {FORMAT})"
-        )
+        raise ValueError(f"snapshot format {body.get('format')!r} is not readable by this build (reads {FORMAT})")
     names: list[str] = body["fields"]
     records = []
     for row in body["records"]:

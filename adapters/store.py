@@ -122,9 +122,7 @@ class Store:
     # ---- partition state ---------------------------------------------------------------------------
 
     def load_partition(self, topic: str, partition: int) -> PartitionSnapshot | None:
-        query = select(
-            partition_state.c.lifecycle_offset, partition_state.c.control_offset, partition_state.c.snapshot
-        )
+        query = select(partition_state.c.lifecycle_offset, partition_state.c.control_offset, partition_state.c.snapshot)
         query = query.where(self._partition_key(topic, partition))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
@@ -191,9 +189,7 @@ class Store:
         mine = or_(c.claimed_by.is_(None), c.claimed_by == owner)
         where = and_(c.group_id == self.group_id, c.status != "done", c.partition.in_(parts), mine)
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(outbox).where(where).order_by(c.created_at_us, c.id).limit(limit)
-            ).all()
+            rows = conn.execute(select(outbox).where(where).order_by(c.created_at_us, c.id).limit(limit)).all()
             fresh = [r.id for r in rows if r.claimed_by is None]
             if fresh:
                 unclaimed = and_(c.id.in_(fresh), c.claimed_by.is_(None))
@@ -203,9 +199,7 @@ class Store:
     def mark_started(self, row_id: str) -> None:
         c = outbox.c
         with self.engine.begin() as conn:
-            conn.execute(
-                update(outbox).where(and_(c.id == row_id, c.status == "pending")).values(status="started")
-            )
+            conn.execute(update(outbox).where(and_(c.id == row_id, c.status == "pending")).values(status="started"))
 
     def record_outcome(self, row_id: str, outcome: str, observed_at_us: int) -> None:
         """The ledger entry: this effect happened, with this outcome. Never executed again."""
@@ -222,9 +216,7 @@ class Store:
             return
         with self.engine.begin() as conn:
             conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(list(row_ids)))
-                .values(status="done", done_at_us=_now_us())
+                update(outbox).where(outbox.c.id.in_(list(row_ids))).values(status="done", done_at_us=_now_us())
             )
 
     def outbox_rows(self, execution_id: str) -> list[OutboxRow]:

@@ -48,6 +48,12 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_service(settings)
 
 
+def _cmd_bridge(args: argparse.Namespace, settings: Settings) -> int:
+    from app.bridge import run_bridge
+
+    return run_bridge(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exec-watchdog",
@@ -62,14 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--http-port", dest="http_port", type=int, help="overrides WATCHDOG_HTTP_PORT")
     run.set_defaults(handler=_cmd_run)
 
+    bridge = commands.add_parser("bridge", help="publish lifecycle events read from the platform database")
+    bridge.add_argument("--kafka-bootstrap", dest="kafka_bootstrap", help="overrides WATCHDOG_KAFKA_BOOTSTRAP")
+    bridge.set_defaults(handler=_cmd_bridge)
+
     sim = commands.add_parser("simulate", help="offline: input events as JSON lines in, decisions out")
     sim.add_argument("file", nargs="?", help="JSON lines file (default: standard input)")
     sim.set_defaults(handler=_cmd_simulate)
 
     schemas = commands.add_parser("schemas", help="write the JSON Schemas of every event")
-    schemas.add_argument(
-        "dir", nargs="?", default="schemas-json", help="output folder (default: schemas-json)"
-    )
+    schemas.add_argument("dir", nargs="?", default="schemas-json", help="output folder (default: schemas-json)")
     schemas.set_defaults(handler=_cmd_schemas)
 
     config = commands.add_parser("config", help="print the effective configuration, secrets masked")

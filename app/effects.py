@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from adapters.agent_api import AgentApi, Known, Unreachable
+from adapters.agent_api import AgentApi, Known, Unreachable, enrich_error
 from adapters.platform import Platform
 from adapters.store import OutboxRow, Store
 from app.metrics import Metrics
@@ -65,7 +65,11 @@ class EffectRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=0.5)
             self.wake.clear()
-            await self.run_once()
+            try:
+                await self.run_once()
+            except Exception:  # the broker or the store is away: the rows stay, try again shortly
+                log.exception("effect runner round failed; retrying")
+                await asyncio.sleep(1.0)
 
     async def run_once(self) -> int:
         claimed = await asyncio.to_thread(self.store.claim, self.owned(), self.owner)
@@ -144,9 +148,12 @@ class EffectRunner:
     async def _mark_failed(self, row: OutboxRow) -> str:
         command = json.loads(row.payload)
         started_at = command.get("started_at")
+        error = command.get("error") or ""
+        if self.platform.wants_error_context:
+            error = enrich_error(error, await self.agents.last_error(row.agent_name, row.execution_id))
         return await self.platform.mark_failed(
             row.execution_id,
-            command.get("error") or "",
+            error,
             from_micros(_now_us()),
             None if started_at is None else datetime.fromisoformat(started_at),
         )

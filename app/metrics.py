@@ -11,9 +11,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.events = Counter(
-            "watchdog_events_consumed_total", "Input records applied", ["topic"], registry=r
-        )
+        self.events = Counter("watchdog_events_consumed_total", "Input records applied", ["topic"], registry=r)
         self.transitions = Counter(
             "watchdog_transitions_total", "State transitions decided", ["from_state", "to_state"], registry=r
         )
@@ -23,9 +21,7 @@ class Metrics:
             ["kind", "outcome"],
             registry=r,
         )
-        self.recoveries = Counter(
-            "watchdog_recoveries_total", "Recovery events decided", ["action"], registry=r
-        )
+        self.recoveries = Counter("watchdog_recoveries_total", "Recovery events decided", ["action"], registry=r)
         self.dlq = Counter("watchdog_dlq_total", "Input records sent to the dead-letter topic", registry=r)
         self.lag = Gauge(
             "watchdog_consumer_lag",
@@ -35,9 +31,7 @@ class Metrics:
         )
         self.tracked = Gauge("watchdog_tracked_executions", "Executions in memory", registry=r)
         self.partitions = Gauge("watchdog_assigned_partitions", "Partitions this instance owns", registry=r)
-        self.tick_seconds = Histogram(
-            "watchdog_tick_publish_seconds", "Time to publish one round of ticks", registry=r
-        )
+        self.tick_seconds = Histogram("watchdog_tick_publish_seconds", "Time to publish one round of ticks", registry=r)
         self.agent_calls = Histogram(
             "watchdog_agent_call_seconds",
             "Agent API calls, by call and outcome",

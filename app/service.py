@@ -10,9 +10,10 @@ import uuid
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from adapters.agent_api import AgentApi, HttpAgentApi
-from adapters.platform import NoPlatform, Platform
+from adapters.agent_api import AgentApi
+from adapters.platform import Platform
 from adapters.store import Store
+from app import adapters_wiring
 from app.effects import EffectRunner
 from app.health import HealthServer
 from app.metrics import Metrics
@@ -27,9 +28,7 @@ STOP_BUDGET_S = 8.0
 
 
 class Service:
-    def __init__(
-        self, settings: Settings, *, agents: AgentApi | None = None, platform: Platform | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, *, agents: AgentApi | None = None, platform: Platform | None = None) -> None:
         if not settings.kafka_bootstrap:
             raise ValueError("WATCHDOG_KAFKA_BOOTSTRAP is not set")
         self.settings = settings
@@ -37,11 +36,8 @@ class Service:
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.metrics = Metrics()
         self.store = Store(settings.database_url, settings.group_id)
-        secret = settings.agent_auth_secret
-        self.agents = agents or HttpAgentApi(
-            settings.agent_url_template, auth_secret=None if secret is None else secret.get_secret_value()
-        )
-        self.platform = platform or NoPlatform()
+        self.agents = agents or adapters_wiring.agent_api(settings)
+        self.platform = platform or adapters_wiring.platform(settings)
         self.publisher = Publisher(
             self.bootstrap,
             recoveries=settings.recoveries_topic,

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     terminal_retention_s: Seconds = Field(3600, description="how long finished executions are remembered")
     agent_url_template: str = Field("http://agent-{agent_name}:8000", description="agent base URL")
     agent_auth_secret: SecretStr | None = Field(None, description="HMAC secret for X-Trinity-Agent-Token")
+    agent_static_token: SecretStr | None = Field(
+        None, description="a fixed X-Trinity-Agent-Token for every agent (when there is no HMAC secret)"
+    )
+    agent_connect_timeout_s: Seconds = Field(5, description="agent calls: connect timeout")
+    agent_timeout_s: Seconds = Field(15, description="agent calls: total timeout")
+    agent_read_retries: int = Field(2, ge=0, le=10, description="retries of agent read calls (jittered backoff)")
+    agent_max_concurrency: int = Field(4, ge=1, le=256, description="concurrent calls per agent")
+    agent_breaker_failures: int = Field(5, ge=1, description="consecutive failures that open an agent's circuit")
+    agent_breaker_reset_s: Seconds = Field(30, description="how long an open circuit stays open")
     platform_database_url: SecretStr | None = Field(None, description="the platform's database (optional)")
     platform_redis_url: SecretStr | None = Field(None, description="the platform's Redis (optional)")
     notify_webhook_url: str | None = Field(None, description="POST every recovery event here (optional)")
@@ -70,9 +79,7 @@ class Settings(BaseSettings):
     @classmethod
     def _template_names_the_agent(cls, value: str) -> str:
         if "{agent_name}" not in value or not value.startswith(("http://", "https://")):
-            raise ValueError(
-                "must be an http(s) URL containing {agent_name}, e.g. http://agent-{agent_name}:8000"
-            )
+            raise ValueError("must be an http(s) URL containing {agent_name}, e.g. http://agent-{agent_name}:8000")
         return value
 
     @classmethod

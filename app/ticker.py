@@ -61,9 +61,7 @@ class Ticker:
         try:
             ends = await self.consumer.end_offsets(tps)
             tick = Tick(schema_version=1, type="watchdog.tick", now=from_micros(now))
-            await asyncio.gather(
-                *(self.publisher.control(tick, tp.partition, through=ends[tp]) for tp in tps)
-            )
+            await asyncio.gather(*(self.publisher.control(tick, tp.partition, through=ends[tp]) for tp in tps))
         except KafkaError as error:
             log.warning("no tick this round (time stands still until the broker answers): %s", error)
             return

@@ -123,9 +123,7 @@ class PartitionState:
             self.control_next = record.offset + 1
         return drained
 
-    def _apply(
-        self, record: LogRecord, topic: str, parse: Callable[[bytes], InputEvent], drained: Drained
-    ) -> None:
+    def _apply(self, record: LogRecord, topic: str, parse: Callable[[bytes], InputEvent], drained: Drained) -> None:
         if topic == self.lifecycle_topic:
             self.lifecycle_next = record.offset + 1
         try:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import snapshots
 from adapters.store import OutboxItem, PartitionSnapshot, Store
@@ -107,11 +108,7 @@ class PartitionedConsumer:
             await self._dead_letters(drained, partition)
             self.metrics.count_outputs(drained.outputs)
             items += outbox_items(drained.outputs, partition)
-        due = [
-            p
-            for p in self.owned
-            if time.monotonic() - self._snapshot_at.get(p, 0) >= self.snapshot_interval_s
-        ]
+        due = [p for p in self.owned if time.monotonic() - self._snapshot_at.get(p, 0) >= self.snapshot_interval_s]
         await self._persist(items, due)
         self._update_gauges()
 
@@ -132,7 +129,7 @@ class PartitionedConsumer:
         snaps = {p: self._snapshot(self.owned[p]) for p in partitions if p in self.owned}
         if not items and not snaps:
             return
-        await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items)
+        await self._save(snaps, items)
         if items:
             self.on_decisions()
         if snaps:
@@ -140,6 +137,18 @@ class PartitionedConsumer:
             for p in snaps:
                 self._snapshot_at[p] = now
             await self._commit(snaps)
+
+    async def _save(self, snaps: dict[int, PartitionSnapshot], items: list[OutboxItem]) -> None:
+        """Write, retrying while the store is unavailable: the decisions are in memory, not lost."""
+        delay = 0.2
+        while True:
+            try:
+                await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items)
+                return
+            except SQLAlchemyError as error:
+                log.warning("store unavailable (%s); retrying in %.1f s", type(error).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _snapshot(self, state: PartitionState) -> PartitionSnapshot:
         return PartitionSnapshot(state.lifecycle_next, state.control_next, snapshots.encode(state.engine))

@@ -34,9 +34,7 @@ class Publisher:
         return self._producer
 
     async def recovery(self, event_json: str, execution_id: str) -> None:
-        await self.producer.send_and_wait(
-            self.recoveries_topic, event_json.encode(), key=execution_id.encode()
-        )
+        await self.producer.send_and_wait(self.recoveries_topic, event_json.encode(), key=execution_id.encode())
 
     async def dead_letter(self, rejected: Rejected, partition: int) -> None:
         record = rejected.record
@@ -46,9 +44,7 @@ class Publisher:
         ]
         await self.producer.send_and_wait(self.dlq_topic, record.value, key=record.key, headers=headers)
 
-    async def control(
-        self, event: ControlEvent, partition: int, *, key: str | None = None, through: int = 0
-    ) -> None:
+    async def control(self, event: ControlEvent, partition: int, *, key: str | None = None, through: int = 0) -> None:
         """Append to the control log of `partition`; `through` = lifecycle records to apply first."""
         headers = [(THROUGH_HEADER, str(through).encode())] if through else []
         payload = event.model_dump_json(exclude_none=True).encode()

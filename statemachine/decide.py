@@ -130,9 +130,7 @@ def _command_result(rec: ExecutionRecord, ev: CommandResult, policy: Policy, inp
     t = to_micros(ev.observed_at)
     step = Step(rec, policy, at=t, now=t, input_id=input_id)
     if ev.outcome == "failed":
-        backoff = policy.backoff_micros(
-            policy.command_retry_s, policy.command_retry_max_s, rec.action_attempts
-        )
+        backoff = policy.backoff_micros(policy.command_retry_s, policy.command_retry_max_s, rec.action_attempts)
         step.update(action_attempts=rec.action_attempts + 1, retry_at=t + backoff)
     elif rec.action_kind == "terminate":
         limit = timeout_us(rec, policy)
@@ -147,9 +145,7 @@ def _command_result(rec: ExecutionRecord, ev: CommandResult, policy: Policy, inp
 
 def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str) -> Decision:
     if rec.state.is_terminal:
-        expired = rec.ended_at is not None and now >= rec.ended_at + policy.micros(
-            policy.terminal_retention_s
-        )
+        expired = rec.ended_at is not None and now >= rec.ended_at + policy.micros(policy.terminal_retention_s)
         return (None if expired else rec), []
     step = Step(rec, policy, at=now, now=now, input_id=input_id)
     if rec.retry_at is not None and rec.retry_at <= now and rec.action_kind is not None:

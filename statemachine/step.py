@@ -85,9 +85,7 @@ class Step:
     def fire(self, trigger: str, cause: str) -> bool:
         """Take the first transition whose guards hold; False when none applies."""
         for candidate in TABLE.get((self.rec.state, trigger), ()):
-            if all(
-                GUARD_FUNCS[g.name](self.rec, self.now, self.policy) is g.expected for g in candidate.guards
-            ):
+            if all(GUARD_FUNCS[g.name](self.rec, self.now, self.policy) is g.expected for g in candidate.guards):
                 source = self.rec.state
                 self._emit(
                     Transition(

@@ -21,9 +21,7 @@ def when(seconds: float) -> Any:
     return from_micros(T0) + timedelta(seconds=seconds)
 
 
-def lifecycle_json(
-    kind: str, execution_id: str, seconds: float, event_id: str | None = None, **extra: Any
-) -> str:
+def lifecycle_json(kind: str, execution_id: str, seconds: float, event_id: str | None = None, **extra: Any) -> str:
     body = {
         "schema_version": 1,
         "event_id": event_id or f"{kind}-{execution_id}-{seconds}",

@@ -33,9 +33,7 @@ def test_file_then_environment_then_command_line(tmp_path: Path, monkeypatch: py
         if name.startswith("WATCHDOG_"):
             monkeypatch.delenv(name)
     config = tmp_path / "watchdog.toml"
-    config.write_text(
-        'heartbeat_timeout_s = 30\nmin_age_s = 5\ngroup_id = "from-file"\n[agent_timeouts]\nbot = 60\n'
-    )
+    config.write_text('heartbeat_timeout_s = 30\nmin_age_s = 5\ngroup_id = "from-file"\n[agent_timeouts]\nbot = 60\n')
     monkeypatch.setenv("WATCHDOG_MIN_AGE_S", "7.5")
     monkeypatch.setenv("WATCHDOG_GROUP_ID", "from-env")
     settings = load_settings(config, group_id="from-cli")

@@ -117,9 +117,7 @@ def test_an_orphan_younger_than_min_age_is_probed_again_once_old_enough() -> Non
 
 
 def alive_without_activity(engine: Engine, until: float, **started: object) -> list[Output]:
-    return feed(
-        engine, interleave([lifecycle("started", X, 0, **started)], heartbeats(X, 30, until), ticks(5, until))
-    )
+    return feed(engine, interleave([lifecycle("started", X, 0, **started)], heartbeats(X, 30, until), ticks(5, until)))
 
 
 def test_alive_without_activity_is_idle_and_announced_once() -> None:
@@ -170,9 +168,7 @@ def test_auto_terminate_terminates_then_marks_failed_with_the_contract_error(ter
 def test_the_effective_timeout_is_own_then_agent_then_default(
     own: float | None, per_agent: dict[str, float], default: float, expected_s: float
 ) -> None:
-    policy = Policy(
-        idle_after_s=10**6, auto_terminate=True, agent_timeouts=per_agent, default_timeout_s=default
-    )
+    policy = Policy(idle_after_s=10**6, auto_terminate=True, agent_timeouts=per_agent, default_timeout_s=default)
     engine = Engine(policy)
     extra = {} if own is None else {"timeout_seconds": own}
     outputs = alive_without_activity(engine, 1300, **extra)

@@ -35,9 +35,7 @@ def _table_dest(state: State, trigger: str, answers: dict[str, bool]) -> State:
     st.sampled_from(TRIGGERS),
     st.fixed_dictionaries({name: st.booleans() for name in sorted(GUARDS)}),
 )
-def test_the_table_decides_exactly_as_the_machine_would(
-    state: State, trigger: str, answers: dict[str, bool]
-) -> None:
+def test_the_table_decides_exactly_as_the_machine_would(state: State, trigger: str, answers: dict[str, bool]) -> None:
     model = _Model(state, answers)
     if (state, trigger) in TABLE:
         MACHINE.events[trigger].trigger(model)

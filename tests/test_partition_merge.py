@@ -15,9 +15,7 @@ LIFE, CONTROL = "lifecycle", "control"
 
 
 def state(**kw: int) -> PartitionState:
-    return PartitionState(
-        0, Engine(Policy(heartbeat_timeout_s=10)), lifecycle_topic=LIFE, control_topic=CONTROL, **kw
-    )
+    return PartitionState(0, Engine(Policy(heartbeat_timeout_s=10)), lifecycle_topic=LIFE, control_topic=CONTROL, **kw)
 
 
 def tick(offset: int, seconds: float, through: int) -> LogRecord:
@@ -90,9 +88,7 @@ def test_any_fetch_pattern_applies_the_same_inputs_in_the_same_order(
     reference = state()
     reference.add_lifecycle(lifecycle, fetched_to=n_life)
     reference.add_control(control)
-    expected = [
-        (a.topic, a.offset, [o.model_dump_json() for o in a.outputs]) for a in reference.drain().applied
-    ]
+    expected = [(a.topic, a.offset, [o.model_dump_json() for o in a.outputs]) for a in reference.drain().applied]
 
     s, li, ci, seen = state(), 0, 0, []
     for from_lifecycle, size in [*fetches, (True, n_life), (False, len(control))]:

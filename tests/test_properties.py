@@ -36,9 +36,7 @@ EXECUTIONS = ["a", "b", "c"]
 LIFECYCLE = ["started", "heartbeat", "heartbeat", "activity", "completed", "failed", "cancelled"]
 
 step = st.one_of(
-    st.tuples(
-        st.just("lifecycle"), st.sampled_from(LIFECYCLE), st.sampled_from(EXECUTIONS), st.integers(-5, 10)
-    ),
+    st.tuples(st.just("lifecycle"), st.sampled_from(LIFECYCLE), st.sampled_from(EXECUTIONS), st.integers(-5, 10)),
     st.tuples(st.just("tick"), st.integers(1, 30)),
     st.tuples(
         st.just("probe"),

@@ -13,9 +13,7 @@ from tests.events import lifecycle_json
 
 
 def valid(**changes: object) -> str:
-    body = json.loads(
-        lifecycle_json("started", "exec-1", 0, timeout_seconds=900, attributes={"schedule_id": "n"})
-    )
+    body = json.loads(lifecycle_json("started", "exec-1", 0, timeout_seconds=900, attributes={"schedule_id": "n"}))
     body.update(changes)
     return json.dumps({k: v for k, v in body.items() if v is not None})
 

@@ -127,10 +127,7 @@ async def read_topic(
             if partitions:
                 batches = await consumer.getmany(timeout_ms=200)
                 for tp, messages in batches.items():
-                    records += [
-                        Record(tp.partition, m.offset, m.key, m.value, dict(m.headers or ()))
-                        for m in messages
-                    ]
+                    records += [Record(tp.partition, m.offset, m.key, m.value, dict(m.headers or ())) for m in messages]
             else:
                 await asyncio.sleep(0.2)
             if until(records):

@@ -42,12 +42,8 @@ async def test_an_orphan_is_recovered_end_to_end(
     fleet.start_execution(AGENT, "healthy-1")
     async with running(settings), producer(kafka_bootstrap) as p:
         # orph-1 started, but its process is gone: the agent does not know it.
-        await p.send_and_wait(
-            settings.lifecycle_topic, lifecycle("started", "orph-1", AGENT, -5), key=b"orph-1"
-        )
-        await p.send_and_wait(
-            settings.lifecycle_topic, lifecycle("started", "healthy-1", AGENT, -5), key=b"healthy-1"
-        )
+        await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", "orph-1", AGENT, -5), key=b"orph-1")
+        await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", "healthy-1", AGENT, -5), key=b"healthy-1")
         for _ in range(20):  # healthy-1 heartbeats, orph-1 stays silent
             await p.send_and_wait(
                 settings.lifecycle_topic, lifecycle("heartbeat", "healthy-1", AGENT), key=b"healthy-1"
@@ -71,9 +67,7 @@ async def test_a_hung_execution_is_terminated_once_and_marked_failed(
     fleet.start_execution("etl-bot", "hung-1")
     async with running(settings), producer(kafka_bootstrap) as p:
         topic = settings.lifecycle_topic
-        await p.send_and_wait(
-            topic, lifecycle("started", "hung-1", "etl-bot", timeout_seconds=2), key=b"hung-1"
-        )
+        await p.send_and_wait(topic, lifecycle("started", "hung-1", "etl-bot", timeout_seconds=2), key=b"hung-1")
 
         # It keeps heartbeating (the process is alive) but runs past its 2 s timeout.
         async def heartbeat() -> None:
@@ -93,10 +87,7 @@ async def test_a_hung_execution_is_terminated_once_and_marked_failed(
             beating.cancel()
     assert [e["action"] for e in recoveries(records)] == ["idle_detected", "auto_terminated"]
     terminated = recoveries(records, "auto_terminated")[0]
-    assert (
-        terminated["error"]
-        == "Execution auto-terminated after 0 minutes by watchdog (exceeded timeout of 2s)"
-    )
+    assert terminated["error"] == "Execution auto-terminated after 0 minutes by watchdog (exceeded timeout of 2s)"
     assert fleet.terminates == {("etl-bot", "hung-1"): 1}
     assert "hung-1" not in fleet.agent("etl-bot").running
 
@@ -117,9 +108,7 @@ async def test_bad_records_go_to_the_dlq_and_the_service_keeps_working(
     async with running(settings) as service, producer(kafka_bootstrap) as p:
         for value in bad:
             await p.send_and_wait(settings.lifecycle_topic, value, key=b"k")
-        await p.send_and_wait(
-            settings.lifecycle_topic, lifecycle("started", "orph-2", AGENT, -5), key=b"orph-2"
-        )
+        await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", "orph-2", AGENT, -5), key=b"orph-2")
         dead = await read_topic(kafka_bootstrap, settings.dlq_topic, until=lambda rs: len(rs) >= len(bad))
         healed = await read_topic(
             kafka_bootstrap, settings.recoveries_topic, until=lambda rs: bool(recoveries(rs)), timeout_s=20
@@ -168,9 +157,7 @@ async def test_suspects_on_one_agent_cost_one_coalesced_call(
         fleet.start_execution("crowded-bot", x)  # alive on the agent, silent on the bus
     async with running(settings), producer(kafka_bootstrap) as p:
         for x in silent:
-            await p.send_and_wait(
-                settings.lifecycle_topic, lifecycle("started", x, "crowded-bot"), key=x.encode()
-            )
+            await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", x, "crowded-bot"), key=x.encode())
         assert await wait_for(lambda: fleet.running_calls["crowded-bot"] >= 1, timeout_s=20)
         await asyncio.sleep(1)
     assert fleet.running_calls["crowded-bot"] == 1

@@ -40,9 +40,7 @@ async def test_a_restart_after_sigkill_resumes_without_repeating_the_terminate(
     first = spawn(settings, tmp_path / "first.log")
     try:
         async with producer(kafka_bootstrap) as p:
-            await p.send_and_wait(
-                topic, lifecycle("started", "hung-1", "etl-bot", timeout_seconds=2), key=b"hung-1"
-            )
+            await p.send_and_wait(topic, lifecycle("started", "hung-1", "etl-bot", timeout_seconds=2), key=b"hung-1")
 
             async def heartbeat() -> None:
                 while True:
@@ -84,14 +82,10 @@ async def test_sigterm_stops_within_10_seconds_and_saves_its_place(
         async with producer(kafka_bootstrap) as p:
             for n in range(30):
                 key = f"x-{n}".encode()
-                await p.send_and_wait(
-                    settings.lifecycle_topic, lifecycle("started", f"x-{n}", "bot"), key=key
-                )
+                await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", f"x-{n}", "bot"), key=key)
         assert await wait_for_metric(port, "watchdog_tracked_executions 30.0")
         store = Store(settings.database_url, settings.group_id)
-        assert (
-            _tracked(store, settings.lifecycle_topic) == {}
-        )  # the snapshot interval is an hour: only a stop saves
+        assert _tracked(store, settings.lifecycle_topic) == {}  # the snapshot interval is an hour: only a stop saves
         started = time.monotonic()
         service.send_signal(signal.SIGTERM)
         code = await asyncio.to_thread(service.wait, 15)
@@ -175,14 +169,11 @@ async def test_a_tick_never_overtakes_the_heartbeats_written_before_it(
         # A backlog the service has not read yet, then the sign of life that matters.
         pad = {"blob": "x" * 4000}  # 1,500 x 4 KB: several fetches of backlog
         batch = [
-            p.send(topic, lifecycle("started", f"noise-{n}", "bot", attributes=pad), key=b"n")
-            for n in range(1500)
+            p.send(topic, lifecycle("started", f"noise-{n}", "bot", attributes=pad), key=b"n") for n in range(1500)
         ]
         await asyncio.gather(*batch)
         await p.send_and_wait(topic, lifecycle("heartbeat", "alive-1", "bot"), key=b"alive-1")
-        end = (
-            await p.send_and_wait(topic, lifecycle("heartbeat", "alive-1", "bot"), key=b"alive-1")
-        ).offset + 1
+        end = (await p.send_and_wait(topic, lifecycle("heartbeat", "alive-1", "bot"), key=b"alive-1")).offset + 1
         # A tick 25 s later, vouching for everything written so far, is already in the control log:
         # applied before the heartbeats it vouches for, it would see 35 s of silence.
         tick = json.dumps({"schema_version": 1, "type": "watchdog.tick", "now": wall(25)}).encode()

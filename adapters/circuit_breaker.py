@@ -1,0 +1,49 @@
+"""A per-agent circuit breaker: after repeated failures, stop calling an agent for a while.
+
+closed -> (N consecutive failures) -> open -> (cool-down) -> half-open: one trial call
+-> closed on success, open again on failure. While open, calls answer "unreachable" at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class _Circuit:
+    failures: int = 0
+    open_until: float = 0.0
+    trial_in_flight: bool = False
+
+
+class CircuitBreaker:
+    def __init__(self, failures: int, reset_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.threshold = failures
+        self.reset_s = reset_s
+        self.clock = clock
+        self._circuits: dict[str, _Circuit] = {}
+
+    def allow(self, key: str) -> bool:
+        circuit = self._circuits.get(key)
+        if circuit is None or circuit.failures < self.threshold:
+            return True
+        if self.clock() < circuit.open_until or circuit.trial_in_flight:
+            return False
+        circuit.trial_in_flight = True  # half-open: let one call through
+        return True
+
+    def record(self, key: str, ok: bool) -> None:
+        circuit = self._circuits.setdefault(key, _Circuit())
+        circuit.trial_in_flight = False
+        if ok:
+            circuit.failures = 0
+            return
+        circuit.failures += 1
+        if circuit.failures >= self.threshold:
+            circuit.open_until = self.clock() + self.reset_s
+
+    def is_open(self, key: str) -> bool:
+        circuit = self._circuits.get(key)
+        return circuit is not None and circuit.failures >= self.threshold and self.clock() < circuit.open_until
