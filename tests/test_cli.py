@@ -97,3 +97,9 @@ def test_schemas_writes_files(tmp_path: Path) -> None:
 
 def test_unknown_command_is_a_usage_error() -> None:
     assert cli("explode").returncode == 2
+
+
+def test_the_readme_configuration_table_is_generated_from_the_settings_model() -> None:
+    from app.settings_doc import readme_block
+
+    assert readme_block() in (ROOT / "README.md").read_text(), "regenerate with: python -m app.settings_doc"

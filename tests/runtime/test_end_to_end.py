@@ -193,3 +193,25 @@ def test_run_without_a_broker_exits_2_naming_the_setting() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
     run = subprocess.run([sys.executable, "-m", "app.cli", "run"], env=env, capture_output=True, text=True)
     assert run.returncode == 2 and "WATCHDOG_KAFKA_BOOTSTRAP" in run.stderr
+
+
+async def test_misbehaving_agents_are_unreachable_never_a_reason_to_kill(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet, agent_timeout_s=0.5, agent_read_retries=0)
+    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 2)
+    modes = {"down-bot": "down", "garbage-bot": "garbage", "locked-bot": "unauthorized", "slow-bot": "slow"}
+    for agent, mode in modes.items():
+        fleet.set_mode(agent, mode, slow_s=2.0)  # type: ignore[arg-type]
+    async with running(settings), producer(kafka_bootstrap) as p:
+        for agent in modes:
+            x = f"silent-on-{agent}"
+            await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", x, agent, -5), key=x.encode())
+        records = await read_topic(
+            kafka_bootstrap, settings.recoveries_topic, until=lambda rs: len(recoveries(rs)) >= 4, timeout_s=30
+        )
+        await asyncio.sleep(3)  # several more probe rounds
+        records = await read_topic(kafka_bootstrap, settings.recoveries_topic, until=lambda rs: False, timeout_s=1)
+    assert sorted(e["agent_name"] for e in recoveries(records)) == sorted(modes)
+    assert {e["action"] for e in recoveries(records)} == {"agent_unreachable"}
+    assert fleet.terminates == {}

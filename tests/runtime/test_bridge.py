@@ -1,0 +1,76 @@
+"""`bridge` + `run` on a Trinity-shaped deployment that emits no lifecycle events."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.agent_http import HttpAgentApi
+from adapters.trinity_db import TrinityDatabase
+from app.bridge import Bridge
+from app.standin_fleet import StandinFleet
+from schemas.inputs import LifecycleEvent
+from tests.platform_tables import platform_tables
+from tests.runtime.harness import create_topic, producer, read_topic, recoveries, running, test_settings, wait_for
+
+pytestmark = pytest.mark.kafka
+ORPHAN_ERROR = "Execution completed on agent but status not reported — recovered by watchdog"
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_bridge_and_run_recover_an_orphan_on_a_trinity_deployment(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet, database: str
+) -> None:
+    with platform_tables(database, tmp_path) as platform:
+        platform.execution("healthy-1", "bridge-bot")
+        platform.execution("orphan-1", "bridge-bot")  # the agent lost it: status never reported
+        platform.execution("done-1", "bridge-bot")
+        fleet.start_execution("bridge-bot", "healthy-1")
+        fleet.start_execution("bridge-bot", "done-1")
+        settings = test_settings(kafka_bootstrap, tmp_path, fleet, platform_database_url=platform.url)
+        await create_topic(kafka_bootstrap, settings.lifecycle_topic, 2)
+        agents = HttpAgentApi(fleet.url_template)
+        database_reader = TrinityDatabase(platform.url)
+        sent: list[LifecycleEvent] = []
+        async with running(settings), producer(kafka_bootstrap) as p:
+
+            async def send(event: LifecycleEvent) -> None:
+                sent.append(event)
+                value = event.model_dump_json(exclude_none=True).encode()
+                await p.send_and_wait(settings.lifecycle_topic, value, key=event.execution_id.encode())
+
+            stop = asyncio.Event()
+            bridge = asyncio.create_task(Bridge(database_reader, agents, send, interval_s=0.3).run(stop))
+            try:
+                await asyncio.sleep(1.0)
+                fleet.finish("bridge-bot", "done-1")
+                platform.set_status("done-1", "success")
+                records = await read_topic(
+                    kafka_bootstrap, settings.recoveries_topic, until=lambda rs: bool(recoveries(rs)), timeout_s=30
+                )
+                assert await wait_for(lambda: platform.row("orphan-1")["status"] == "failed", timeout_s=10)
+                await asyncio.sleep(2.0)  # time enough for a false recovery of the others to show
+                records = await read_topic(
+                    kafka_bootstrap, settings.recoveries_topic, until=lambda rs: False, timeout_s=2
+                )
+            finally:
+                stop.set()
+                await bridge
+                await agents.aclose()
+                database_reader.close()
+        assert [(e["action"], e["execution_id"]) for e in recoveries(records)] == [("orphan_recovered", "orphan-1")]
+        assert platform.row("orphan-1")["error"] == ORPHAN_ERROR
+        assert platform.row("healthy-1")["status"] == "running" and platform.row("done-1")["status"] == "success"
+        assert ("execution.completed", "done-1") in [(e.type, e.execution_id) for e in sent]
+        assert fleet.terminates == {}
+
+
+def test_bridge_without_a_platform_database_exits_2_naming_the_setting() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")} | {"WATCHDOG_KAFKA_BOOTSTRAP": "x:1"}
+    run = subprocess.run([sys.executable, "-m", "app.cli", "bridge"], env=env, capture_output=True, text=True)
+    assert run.returncode == 2 and "WATCHDOG_PLATFORM_DATABASE_URL" in run.stderr
