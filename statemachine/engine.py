@@ -91,6 +91,9 @@ class Engine:
             record = self.records.get(execution_id)
             if record is not None and record.armed_at == due:
                 popped.append(record)
+        # Decide in the order of the true deadlines, not of the heap entries: an engine restored from
+        # a snapshot arms differently from one that re-armed lazily, and both must decide alike.
+        popped.sort(key=lambda r: (next_due(r, self.policy) or now, r.execution_id))
         # Re-arm after the loop, so a deadline that is due again only runs at the next tick.
         for record in popped:
             new, decided = decide(replace(record, armed_at=None), Due(now), self.policy, input_id=iid)

@@ -276,3 +276,19 @@ def test_finished_executions_are_forgotten_after_retention_and_stale_news_is_ign
     assert X not in engine.records
     assert feed(engine, [lifecycle("heartbeat", X, 5), *ticks(750, 1000, 50)]) == []
     assert X not in engine.records
+
+
+def test_a_restored_engine_decides_in_the_same_order_as_one_that_never_stopped() -> None:
+    from adapters import snapshots
+
+    # A is armed at 90 s, then a heartbeat moves its deadline to 130 s; B falls due at 110 s.
+    before = [lifecycle("started", "A", 0), lifecycle("started", "B", 20), lifecycle("heartbeat", "A", 40)]
+    continuous = Engine(Policy())
+    feed(continuous, before)
+    restored = snapshots.decode(snapshots.encode(continuous), Policy())
+    later = [tick(200)]
+    assert feed(continuous, later) == feed(restored, later)
+    assert [o.execution_id for o in feed(Engine(Policy()), [*before, *later]) if isinstance(o, Transition)] == [
+        "B",
+        "A",
+    ]

@@ -157,3 +157,16 @@ def test_redelivering_every_lifecycle_event_changes_nothing(history: History) ->
         if isinstance(event, LifecycleEvent):
             doubled.append(event)
     assert replay(doubled) == replay(history.inputs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories, st.integers(0, 120))
+def test_restoring_from_a_snapshot_at_any_point_changes_no_decision(history: History, cut: int) -> None:
+    from adapters import snapshots
+
+    full = replay(history.inputs)
+    engine = Engine(POLICY)
+    before = [o.model_dump_json(by_alias=True) for e in history.inputs[:cut] for o in engine.apply(e)]
+    restored = snapshots.decode(snapshots.encode(engine), POLICY)
+    after = [o.model_dump_json(by_alias=True) for e in history.inputs[cut:] for o in restored.apply(e)]
+    assert before + after == full
