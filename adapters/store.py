@@ -16,15 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
     Table,
-    Text,
     and_,
     create_engine,
     event,
@@ -35,39 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-metadata = MetaData()
-
-partition_state = Table(
-    "partition_state",
-    metadata,
-    Column("group_id", String(255), primary_key=True),
-    Column("topic", String(255), primary_key=True),
-    Column("partition", Integer, primary_key=True),
-    Column("lifecycle_offset", BigInteger, nullable=False),
-    Column("control_offset", BigInteger, nullable=False),
-    Column("snapshot", LargeBinary, nullable=False),
-    Column("saved_at_us", BigInteger, nullable=False),
-)
-
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", String(200), primary_key=True),
-    Column("group_id", String(255), nullable=False),
-    Column("partition", Integer, nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("execution_id", String(128), nullable=False),
-    Column("agent_name", String(63), nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("status", String(16), nullable=False, default="pending"),
-    Column("outcome", String(32)),
-    Column("observed_at_us", BigInteger),
-    Column("claimed_by", String(64)),
-    Column("created_at_us", BigInteger, nullable=False),
-    Column("done_at_us", BigInteger),
-    Index("outbox_work", "group_id", "status", "partition"),
-    Index("outbox_execution", "execution_id"),
-)
+from adapters import audit_store
+from adapters.audit_store import Checkpoint, DecisionRow
+from adapters.store_tables import metadata, outbox, partition_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +77,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        self.audit = audit_store.AuditStore(self.engine, group_id)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -128,10 +91,20 @@ class Store:
             row = conn.execute(query).first()
         return None if row is None else PartitionSnapshot(row[0], row[1], bytes(row[2]))
 
-    def save(self, topic: str, snapshots: dict[int, PartitionSnapshot], items: Sequence[OutboxItem]) -> None:
-        """Outbox rows and partition snapshots in one transaction."""
+    def save(
+        self,
+        topic: str,
+        snapshots: dict[int, PartitionSnapshot],
+        items: Sequence[OutboxItem],
+        decisions: Sequence[DecisionRow] = (),
+        checkpoints: Sequence[Checkpoint] = (),
+    ) -> None:
+        """Outbox rows, decision records, checkpoints and partition snapshots in one transaction."""
         with self.engine.begin() as conn:
             self._insert_outbox(conn, items)
+            audit_store.insert_decisions(conn, self.group_id, topic, list(decisions))
+            for checkpoint in checkpoints:
+                audit_store.insert_checkpoint(conn, self.group_id, topic, checkpoint, _now_us())
             for partition, snap in snapshots.items():
                 values = {
                     "lifecycle_offset": snap.lifecycle_offset,

@@ -85,8 +85,8 @@ class EffectRunner:
                 work.append(self._publish(row))
             elif row.kind == "probe":
                 probes[row.agent_name].append(row)
-            elif row.kind == "recovery":
-                work.append(self._publish_recovery(row))
+            elif row.kind in ("recovery", "audit"):
+                work.append(self._publish_record(row))
             else:
                 work.append(self._execute(row))
         work += [self._probe_agent(agent, batch) for agent, batch in probes.items()]
@@ -118,8 +118,11 @@ class EffectRunner:
                 outcome = "unreachable"
             await self._settle(row, outcome, observed)
 
-    async def _publish_recovery(self, row: OutboxRow) -> None:
-        await self.publisher.recovery(row.payload, row.execution_id)
+    async def _publish_record(self, row: OutboxRow) -> None:
+        if row.kind == "recovery":
+            await self.publisher.recovery(row.payload, row.execution_id)
+        else:
+            await self.publisher.audit(row.payload, row.execution_id)
         await asyncio.to_thread(self.store.mark_done, [row.id])
 
     async def _execute(self, row: OutboxRow) -> None:

@@ -43,6 +43,7 @@ class Service:
             recoveries=settings.recoveries_topic,
             dlq=settings.dlq_topic,
             control=settings.control_topic,
+            audit=settings.audit_topic,
         )
         self.consumer: PartitionedConsumer | None = None
         self.runner: EffectRunner | None = None
@@ -66,6 +67,8 @@ class Service:
         s = self.settings
         if not await self._prepare_topics(stop):
             return
+        policy = s.policy()
+        await asyncio.to_thread(self.store.audit.save_policy, policy.digest, policy.model_dump_json())
         health = HealthServer(s.http_port, self.metrics, self.ready) if s.http_port else None
         kafka = PartitionedConsumer.create(self.bootstrap, s.group_id)
         self.runner = EffectRunner(
@@ -86,6 +89,7 @@ class Service:
             lifecycle_topic=s.lifecycle_topic,
             control_topic=s.control_topic,
             snapshot_interval_s=s.snapshot_interval_s,
+            checkpoint_interval_s=s.checkpoint_interval_s,
             on_decisions=self.runner.wake.set,
             on_adopt=self._adopt,
             on_release=self._release,
@@ -134,7 +138,7 @@ class Service:
                 admin,
                 control=s.control_topic,
                 partitions=partitions,
-                others=[s.recoveries_topic, s.dlq_topic],
+                others=[s.recoveries_topic, s.dlq_topic, s.audit_topic],
                 replication=s.topic_replication_factor,
             )
             return True

@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     recoveries_topic: str = Field("watchdog.recoveries", min_length=1, description="recovery events")
     dlq_topic: str = Field("watchdog.dlq", min_length=1, description="rejected input records")
     control_topic: str = Field("watchdog.control", min_length=1, description="ticks and effect results")
+    audit_topic: str = Field("watchdog.audit", min_length=1, description="decision records")
     snapshot_interval_s: Seconds = Field(10, description="how often partition state is snapshotted")
+    checkpoint_interval_s: Seconds = Field(900, description="how often a snapshot is kept for replays and audits")
     topic_replication_factor: int | None = Field(
         None, ge=1, description="replication of the topics the service creates (default: min(3, brokers))"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from adapters.audit_store import DecisionRow
 from adapters.store import OutboxItem
 from schemas.outputs import Command, Output, RecoveryEvent
 
@@ -43,3 +44,34 @@ def outbox_items(outputs: list[Output], partition: int) -> list[OutboxItem]:
                 )
             )
     return items
+
+
+def audit_items(rows: list[DecisionRow], topic: str) -> list[OutboxItem]:
+    """Decision records for the Kafka audit topic, through the outbox (so none is lost or doubled)."""
+    return [
+        OutboxItem(
+            f"audit/{topic}/{r.partition}/{r.source_topic}/{r.source_offset}/{r.execution_id}",
+            r.partition,
+            "audit",
+            r.execution_id,
+            "-",
+            decision_json(r),
+        )
+        for r in rows
+    ]
+
+
+def decision_json(r: DecisionRow) -> str:
+    return json.dumps(
+        {
+            "type": "watchdog.decision",
+            "execution_id": r.execution_id,
+            "source": f"{r.source_topic}/{r.partition}/{r.source_offset}",
+            "input_id": r.input_id,
+            "input": json.loads(r.input_json),
+            "state_before": r.state_before,
+            "state_after": r.state_after,
+            "policy_digest": r.policy_digest,
+            "outputs": json.loads(r.outputs_json),
+        }
+    )

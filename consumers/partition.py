@@ -16,8 +16,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from schemas.fields import State
 from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
-from schemas.outputs import Output
+from schemas.outputs import Output, Transition
 from schemas.parsing import InvalidInput, parse_input, parse_lifecycle
 from statemachine.engine import Engine
 
@@ -54,6 +55,16 @@ class Rejected:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """What one input did to one execution."""
+
+    execution_id: str
+    before: State | None
+    after: State | None
+    outputs: list[Output]
+
+
+@dataclass(frozen=True, slots=True)
 class Applied:
     """One input as applied, with what it decided (the audit's raw material)."""
 
@@ -61,6 +72,7 @@ class Applied:
     offset: int
     event: InputEvent
     outputs: list[Output]
+    changes: list[Change]
 
 
 @dataclass
@@ -131,7 +143,28 @@ class PartitionState:
         except InvalidInput as error:
             drained.rejected.append(Rejected(topic, record.offset, record, error.reason))
             return
-        drained.applied.append(Applied(topic, record.offset, event, self.engine.apply(event)))
+        subject = self.engine.subject(event)
+        before = None if subject is None else self.engine.state_of(subject)
+        outputs = self.engine.apply(event)
+        if subject is not None:
+            changes = [Change(subject, before, self.engine.state_of(subject), outputs)]
+        else:  # a tick: one change per execution it moved
+            changes = [
+                Change(x, _first_source(outs) or self.engine.state_of(x), self.engine.state_of(x), outs)
+                for x, outs in _by_execution(outputs).items()
+            ]
+        drained.applied.append(Applied(topic, record.offset, event, outputs, changes))
+
+
+def _by_execution(outputs: list[Output]) -> dict[str, list[Output]]:
+    grouped: dict[str, list[Output]] = {}
+    for output in outputs:
+        grouped.setdefault(output.execution_id, []).append(output)
+    return grouped
+
+
+def _first_source(outputs: list[Output]) -> State | None:
+    return next((o.from_state for o in outputs if isinstance(o, Transition)), None)
 
 
 def _parse_control(data: bytes) -> InputEvent:
@@ -141,4 +174,4 @@ def _parse_control(data: bytes) -> InputEvent:
     return event
 
 
-__all__ = ["Applied", "Drained", "LifecycleEvent", "LogRecord", "PartitionState", "Rejected"]
+__all__ = ["Applied", "Change", "Drained", "LifecycleEvent", "LogRecord", "PartitionState", "Rejected"]

@@ -20,9 +20,11 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import snapshots
+from adapters.audit_store import Checkpoint, DecisionRow
 from adapters.store import OutboxItem, PartitionSnapshot, Store
 from app.metrics import Metrics
-from consumers.outbox_items import outbox_items
+from consumers.decision_records import decision_rows
+from consumers.outbox_items import audit_items, outbox_items
 from consumers.partition import Drained, LogRecord, PartitionState
 from producers.publisher import Publisher
 from statemachine.engine import Engine
@@ -44,6 +46,7 @@ class PartitionedConsumer:
         lifecycle_topic: str,
         control_topic: str,
         snapshot_interval_s: float,
+        checkpoint_interval_s: float,
         on_decisions: Callable[[], None],
         on_adopt: Callable[[set[int]], Awaitable[None]],
         on_release: Callable[[set[int]], Awaitable[None]],
@@ -56,6 +59,8 @@ class PartitionedConsumer:
         self.lifecycle_topic = lifecycle_topic
         self.control_topic = control_topic
         self.snapshot_interval_s = snapshot_interval_s
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self._checkpoint_at: dict[int, float] = {}
         self.on_decisions = on_decisions
         self.on_adopt = on_adopt
         self.on_release = on_release
@@ -101,6 +106,7 @@ class PartitionedConsumer:
             else:
                 state.add_control(records)
         items: list[OutboxItem] = []
+        decided: list[DecisionRow] = []
         for partition, state in self.owned.items():
             lifecycle_tp = TopicPartition(self.lifecycle_topic, partition)
             state.add_lifecycle([], fetched_to=await self.consumer.position(lifecycle_tp))
@@ -108,8 +114,13 @@ class PartitionedConsumer:
             await self._dead_letters(drained, partition)
             self.metrics.count_outputs(drained.outputs)
             items += outbox_items(drained.outputs, partition)
-        due = [p for p in self.owned if time.monotonic() - self._snapshot_at.get(p, 0) >= self.snapshot_interval_s]
-        await self._persist(items, due)
+            rows = decision_rows(drained.applied, partition, self.policy.digest)
+            decided += rows
+            items += audit_items(rows, self.lifecycle_topic)
+        now = time.monotonic()
+        due = [p for p in self.owned if now - self._snapshot_at.get(p, 0) >= self.snapshot_interval_s]
+        marks = [p for p in self.owned if now - self._checkpoint_at.get(p, 0) >= self.checkpoint_interval_s]
+        await self._persist(items, due, decided, marks)
         self._update_gauges()
 
     async def _dead_letters(self, drained: Drained, partition: int) -> None:
@@ -125,11 +136,20 @@ class PartitionedConsumer:
             await self.publisher.dead_letter(rejected, partition)
             self.metrics.dlq.inc()
 
-    async def _persist(self, items: list[OutboxItem], partitions: list[int]) -> None:
-        snaps = {p: self._snapshot(self.owned[p]) for p in partitions if p in self.owned}
+    async def _persist(
+        self,
+        items: list[OutboxItem],
+        partitions: list[int],
+        decided: list[DecisionRow],
+        checkpoint_partitions: list[int],
+    ) -> None:
+        snaps = {p: self._snapshot(self.owned[p]) for p in {*partitions, *checkpoint_partitions} if p in self.owned}
+        marks = [self._checkpoint(p, snaps[p]) for p in checkpoint_partitions if p in snaps]
         if not items and not snaps:
             return
-        await self._save(snaps, items)
+        await self._save(snaps, items, decided, marks)
+        for p in checkpoint_partitions:
+            self._checkpoint_at[p] = time.monotonic()
         if items:
             self.on_decisions()
         if snaps:
@@ -138,12 +158,24 @@ class PartitionedConsumer:
                 self._snapshot_at[p] = now
             await self._commit(snaps)
 
-    async def _save(self, snaps: dict[int, PartitionSnapshot], items: list[OutboxItem]) -> None:
+    def _checkpoint(self, partition: int, snap: PartitionSnapshot) -> Checkpoint:
+        clock = self.owned[partition].engine.clock
+        return Checkpoint(
+            partition, snap.lifecycle_offset, snap.control_offset, self.policy.digest, snap.snapshot, clock
+        )
+
+    async def _save(
+        self,
+        snaps: dict[int, PartitionSnapshot],
+        items: list[OutboxItem],
+        decided: list[DecisionRow],
+        marks: list[Checkpoint],
+    ) -> None:
         """Write, retrying while the store is unavailable: the decisions are in memory, not lost."""
         delay = 0.2
         while True:
             try:
-                await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items)
+                await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items, decided, marks)
                 return
             except SQLAlchemyError as error:
                 log.warning("store unavailable (%s); retrying in %.1f s", type(error).__name__, delay)
@@ -200,6 +232,7 @@ class PartitionedConsumer:
                     control_offset=control_offset,
                 )
                 self._snapshot_at[p] = time.monotonic()
+                self._checkpoint_at[p] = 0.0  # a checkpoint at take-over: replays start from one
                 self.consumer.seek(TopicPartition(self.lifecycle_topic, p), lifecycle_offset)
                 self.consumer.seek(TopicPartition(self.control_topic, p), control_offset)
                 log.info(

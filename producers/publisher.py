@@ -9,12 +9,13 @@ from schemas.inputs import ControlEvent
 
 
 class Publisher:
-    def __init__(self, bootstrap: str, *, recoveries: str, dlq: str, control: str) -> None:
+    def __init__(self, bootstrap: str, *, recoveries: str, dlq: str, control: str, audit: str) -> None:
         self.bootstrap = bootstrap
         self._producer: AIOKafkaProducer | None = None
         self.recoveries_topic = recoveries
         self.dlq_topic = dlq
         self.control_topic = control
+        self.audit_topic = audit
 
     async def start(self) -> None:
         # Plain at-least-once producer: exactly-once comes from deterministic ids and the ledger,
@@ -35,6 +36,9 @@ class Publisher:
 
     async def recovery(self, event_json: str, execution_id: str) -> None:
         await self.producer.send_and_wait(self.recoveries_topic, event_json.encode(), key=execution_id.encode())
+
+    async def audit(self, decision_json: str, execution_id: str) -> None:
+        await self.producer.send_and_wait(self.audit_topic, decision_json.encode(), key=execution_id.encode())
 
     async def dead_letter(self, rejected: Rejected, partition: int) -> None:
         record = rejected.record

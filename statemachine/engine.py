@@ -121,6 +121,18 @@ class Engine:
             new = replace(new, armed_at=None)
         self.records[new.execution_id] = new
 
+    def subject(self, event: InputEvent) -> str | None:
+        """The execution an input is about (None for a tick, or an answer to no command in flight)."""
+        if isinstance(event, Tick):
+            return None
+        if isinstance(event, CommandResult):
+            return self._commands.get(event.command_id)
+        return event.execution_id
+
+    def state_of(self, execution_id: str) -> State | None:
+        record = self.records.get(execution_id)
+        return None if record is None else record.state
+
     def pending_deadlines(self) -> int:
         """Heap entries, live or stale (for metrics and tests)."""
         return len(self._heap)
