@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from app.settings import ConfigError, Settings, load_settings
@@ -54,6 +55,75 @@ def _cmd_bridge(args: argparse.Namespace, settings: Settings) -> int:
     return run_bridge(settings)
 
 
+def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.store import Store
+    from app.audit_view import render, timeline
+
+    store = Store(settings.database_url, settings.group_id)
+    try:
+        found = timeline(store, args.execution_id)
+    finally:
+        store.close()
+    if found is None:
+        print(f"exec-watchdog audit: nothing is recorded about execution {args.execution_id}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    print(found.model_dump_json(indent=2) if args.json else render(found))
+    return EXIT_OK
+
+
+def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from app.replay_cmd import ReplayRequest, run_replay
+    from app.settings import load_settings
+
+    modes = [m for m, on in (("verify", args.verify), ("what-if", args.what_if), ("export", args.export)) if on]
+    if len(modes) != 1:
+        print("exec-watchdog replay: give exactly one of --verify, --what-if, --export FILE", file=sys.stderr)
+        return EXIT_USAGE
+    changes = dict(_assignment(a) for a in args.set or [])
+    if modes[0] != "what-if" and changes:
+        print("exec-watchdog replay: --set goes with --what-if", file=sys.stderr)
+        return EXIT_USAGE
+    what_if = None
+    if modes[0] == "what-if":
+        try:
+            values = {k.lower().removeprefix("watchdog_"): _setting_value(v) for k, v in changes.items()}
+            what_if = load_settings(args.config, **values)
+        except ConfigError as error:
+            print(f"exec-watchdog replay --what-if: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    request = ReplayRequest(
+        modes[0], since=args.since, execution_id=args.execution, changes=changes, export_path=args.export
+    )
+    return run_replay(settings, request, what_if)
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise SystemExit(f"exec-watchdog replay: --set takes SETTING=VALUE, got {text!r}")
+    return name.strip().upper(), value.strip()
+
+
+def _setting_value(text: str) -> object:
+    """--set values: JSON objects and lists for settings that take them, text otherwise."""
+    if text[:1] in "{[":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 time, e.g. 2026-11-28T21:00:00Z") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no offset; add Z or +HH:MM")
+    return moment
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exec-watchdog",
@@ -75,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="offline: input events as JSON lines in, decisions out")
     sim.add_argument("file", nargs="?", help="JSON lines file (default: standard input)")
     sim.set_defaults(handler=_cmd_simulate)
+
+    audit = commands.add_parser("audit", help="the timeline of one execution, with the reasons")
+    audit.add_argument("execution_id")
+    audit.add_argument("--json", action="store_true", help="machine-readable")
+    audit.set_defaults(handler=_cmd_audit)
+
+    replay = commands.add_parser("replay", help="re-run recorded history: --verify, --what-if, --export")
+    replay.add_argument("--verify", action="store_true", help="compare every decision with the recorded one")
+    replay.add_argument("--what-if", dest="what_if", action="store_true", help="replay under other settings")
+    replay.add_argument("--set", action="append", metavar="SETTING=VALUE", help="with --what-if; repeatable")
+    replay.add_argument("--export", metavar="FILE", help="write the recorded inputs as JSON lines for simulate")
+    replay.add_argument("--since", type=_timestamp, help="start at this time (RFC 3339)")
+    replay.add_argument("--execution", help="only this execution")
+    replay.add_argument("--kafka-bootstrap", dest="kafka_bootstrap", help="overrides WATCHDOG_KAFKA_BOOTSTRAP")
+    replay.set_defaults(handler=_cmd_replay)
 
     schemas = commands.add_parser("schemas", help="write the JSON Schemas of every event")
     schemas.add_argument("dir", nargs="?", default="schemas-json", help="output folder (default: schemas-json)")

@@ -95,6 +95,7 @@ class PartitionState:
         control_topic: str,
         lifecycle_offset: int = 0,
         control_offset: int = 0,
+        respond: Callable[[list[Output]], list[InputEvent]] | None = None,
     ) -> None:
         self.partition = partition
         self.engine = engine
@@ -105,6 +106,8 @@ class PartitionState:
         self.control_next = control_offset
         self.lifecycle_fetched = lifecycle_offset
         """Every lifecycle record below this offset has been read from the broker."""
+        self.respond = respond
+        """What-if backtests answer commands at once, instead of reading answers from the log."""
         self._lifecycle: deque[LogRecord] = deque()
         self._control: deque[LogRecord] = deque()
 
@@ -143,6 +146,9 @@ class PartitionState:
         except InvalidInput as error:
             drained.rejected.append(Rejected(topic, record.offset, record, error.reason))
             return
+        self._apply_event(event, topic, record.offset, drained)
+
+    def _apply_event(self, event: InputEvent, topic: str, offset: int, drained: Drained) -> None:
         subject = self.engine.subject(event)
         before = None if subject is None else self.engine.state_of(subject)
         outputs = self.engine.apply(event)
@@ -153,7 +159,10 @@ class PartitionState:
                 Change(x, _first_source(outs) or self.engine.state_of(x), self.engine.state_of(x), outs)
                 for x, outs in _by_execution(outputs).items()
             ]
-        drained.applied.append(Applied(topic, record.offset, event, outputs, changes))
+        drained.applied.append(Applied(topic, offset, event, outputs, changes))
+        if self.respond is not None:
+            for answer in self.respond(outputs):
+                self._apply_event(answer, topic, offset, drained)
 
 
 def _by_execution(outputs: list[Output]) -> dict[str, list[Output]]:

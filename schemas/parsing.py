@@ -35,20 +35,64 @@ class InvalidInput(ValueError):
         self.reason = reason
 
 
+class InputParser:
+    """Validates records against one schema version, upcasting older versions first.
+
+    `upcasters[n]` turns a version-n object into version n+1; a record is upcast only when it does
+    not validate as it is and says it is older than `current_version`.
+    """
+
+    def __init__(
+        self,
+        adapter: TypeAdapter[Any],
+        current_version: int,
+        upcasters: dict[int, Callable[[JsonObject], JsonObject]],
+    ) -> None:
+        self.adapter = adapter
+        self.current_version = current_version
+        self.upcasters = upcasters
+
+    def parse(self, data: bytes | str) -> Any:
+        if len(data) > MAX_RECORD_BYTES:
+            raise InvalidInput(f"record is {len(data)} bytes; at most {MAX_RECORD_BYTES} are allowed")
+        try:
+            return self.adapter.validate_json(data)
+        except ValidationError as first_error:
+            upcast = self._upcast_if_older(data)
+            if upcast is None:
+                raise InvalidInput(describe(first_error, self.current_version)) from None
+            try:
+                return self.adapter.validate_json(json.dumps(upcast))
+            except ValidationError as error:
+                raise InvalidInput(describe(error, self.current_version)) from None
+
+    def _upcast_if_older(self, data: bytes | str) -> JsonObject | None:
+        try:
+            loaded = json.loads(data)
+        except ValueError:
+            return None
+        if not isinstance(loaded, dict):
+            return None
+        obj: JsonObject = loaded
+        version = obj.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version >= self.current_version:
+            return None
+        while version < self.current_version:
+            step = self.upcasters.get(version)
+            if step is None:
+                return None
+            obj = step(obj)
+            version += 1
+        return obj
+
+
+DEFAULT_PARSER = InputParser(_INPUT, SCHEMA_VERSION, UPCASTERS)
+
+
 def parse_input(data: bytes | str) -> InputEvent:
     """Validate one JSON record as a lifecycle or control event (current or upcastable version)."""
-    if len(data) > MAX_RECORD_BYTES:
-        raise InvalidInput(f"record is {len(data)} bytes; at most {MAX_RECORD_BYTES} are allowed")
-    try:
-        return _INPUT.validate_json(data)
-    except ValidationError as first_error:
-        upcast = _upcast_if_older(data)
-        if upcast is None:
-            raise InvalidInput(describe(first_error)) from None
-        try:
-            return _INPUT.validate_json(json.dumps(upcast))
-        except ValidationError as error:
-            raise InvalidInput(describe(error)) from None
+    event: InputEvent = DEFAULT_PARSER.parse(data)
+    return event
 
 
 def parse_lifecycle(data: bytes | str) -> LifecycleEvent:
@@ -59,27 +103,7 @@ def parse_lifecycle(data: bytes | str) -> LifecycleEvent:
     return event
 
 
-def _upcast_if_older(data: bytes | str) -> JsonObject | None:
-    try:
-        loaded = json.loads(data)
-    except ValueError:
-        return None
-    if not isinstance(loaded, dict):
-        return None
-    obj: JsonObject = loaded
-    version = obj.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version >= SCHEMA_VERSION:
-        return None
-    while version < SCHEMA_VERSION:
-        step = UPCASTERS.get(version)
-        if step is None:
-            return None
-        obj = step(obj)
-        version += 1
-    return obj
-
-
-def describe(error: ValidationError) -> str:
+def describe(error: ValidationError, current_version: int = SCHEMA_VERSION) -> str:
     """One line naming each bad field: `agent_name: String should match pattern ...`."""
     parts = []
     for item in error.errors(include_url=False):
@@ -90,7 +114,7 @@ def describe(error: ValidationError) -> str:
         field = ".".join(loc) or _whole_record(item["type"])
         message = item["msg"]
         if item["type"] == "literal_error" and field == "schema_version":
-            message = f"{item['input']!r} is not supported; this build reads schema_version {SCHEMA_VERSION}"
+            message = f"{item['input']!r} is not supported; this build reads schema_version {current_version}"
         parts.append(f"{field}: {message}")
     return "; ".join(parts)
 

@@ -67,3 +67,15 @@ def test_rows_belong_to_the_owner_of_their_partition(store: Store) -> None:
     assert store.take_over([0], "b") == 1  # partition 0 was reassigned to b
     assert sorted(r.partition for r in store.claim([0, 1], "b")) == [0, 1]
     assert store.claim([0], "a") == []
+
+
+def test_the_audit_of_one_execution_is_an_index_lookup(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
+    with store.engine.connect() as conn:
+        plan = conn.execute(
+            text("EXPLAIN QUERY PLAN SELECT * FROM decisions WHERE group_id = 'g' AND execution_id = 'x' ORDER BY id")
+        ).all()
+    store.close()
+    assert any("USING INDEX decisions_execution" in str(row) for row in plan), plan
