@@ -124,6 +124,12 @@ def _timestamp(text: str) -> datetime:
     return moment
 
 
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.demo import run_demo
+
+    return run_demo(args.duration, plain=True if args.plain else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exec-watchdog",
@@ -141,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     bridge = commands.add_parser("bridge", help="publish lifecycle events read from the platform database")
     bridge.add_argument("--kafka-bootstrap", dest="kafka_bootstrap", help="overrides WATCHDOG_KAFKA_BOOTSTRAP")
     bridge.set_defaults(handler=_cmd_bridge)
+
+    demo = commands.add_parser("demo", help="see it work: local broker, stand-in agents, a story, live view")
+    demo.add_argument("--duration", type=float, default=60.0, help="seconds before it ends (default 60)")
+    demo.add_argument("--plain", action="store_true", help="print recoveries as lines instead of a live view")
+    demo.set_defaults(handler=_cmd_demo)
 
     sim = commands.add_parser("simulate", help="offline: input events as JSON lines in, decisions out")
     sim.add_argument("file", nargs="?", help="JSON lines file (default: standard input)")

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.local_broker import TansuBroker, external_bootstrap
 from app.standin_fleet import StandinFleet
-from tests.kafka_broker import TansuBroker, external_bootstrap
 
 
 @pytest.fixture(scope="session")

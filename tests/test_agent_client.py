@@ -11,8 +11,8 @@ import pytest
 from adapters.agent_api import Known, LastError, Unreachable, agent_token, enrich_error
 from adapters.agent_http import HttpAgentApi
 from adapters.circuit_breaker import CircuitBreaker
+from app.local_broker import free_port
 from app.standin_fleet import StandinFleet
-from tests.kafka_broker import free_port
 
 BOT = "research-bot"
 

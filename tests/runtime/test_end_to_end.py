@@ -12,10 +12,10 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from app.local_broker import free_port
 from app.service import Service
 from app.settings import Settings
 from app.standin_fleet import StandinFleet
-from tests.kafka_broker import free_port
 from tests.runtime.harness import (
     create_topic,
     lifecycle,

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from adapters.store import Store
+from app.local_broker import free_port
 from app.standin_fleet import StandinFleet
-from tests.kafka_broker import free_port
 from tests.runtime.harness import (
     create_topic,
     lifecycle,

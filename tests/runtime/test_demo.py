@@ -1,0 +1,63 @@
+"""`exec-watchdog demo`: the story ends with every kind of recovery, and nothing is left running."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kafka
+
+
+def start_demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "demo", "--plain", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            start_new_session=True)  # like a terminal, signals reach the demo alone
+
+
+def broker_pid(first_line: str) -> int:
+    match = re.search(r"\(pid (\d+)\)", first_line)
+    assert match, first_line
+    return int(match.group(1))
+
+
+def gone(pid: int, within_s: float = 5) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_demo_recovers_its_stuck_and_orphaned_executions_and_cleans_up(tmp_path: Path) -> None:
+    demo = start_demo(tmp_path, "--duration", "30")
+    out, _ = demo.communicate(timeout=120)
+    assert demo.returncode == 0, out
+    lines = out.splitlines()
+    actions = {line.split()[1] for line in lines[1:] if re.match(r"\d\d:\d\d:\d\d ", line)}
+    assert {"orphan_recovered", "auto_terminated", "agent_unreachable"} <= actions, out
+    assert "summary" in out and "exec-watchdog audit" in out
+    assert re.search(r"completed \d+", out), out
+    assert gone(broker_pid(lines[0]))
+    assert (tmp_path / "watchdog-demo.db").exists()  # kept for `audit`
+
+
+def test_ctrl_c_ends_the_demo_early_and_stops_everything_it_started(tmp_path: Path) -> None:
+    demo = start_demo(tmp_path, "--duration", "120")
+    assert demo.stdout is not None
+    first = demo.stdout.readline()
+    time.sleep(6)
+    demo.send_signal(signal.SIGINT)
+    out, _ = demo.communicate(timeout=30)
+    assert demo.returncode == 0 and "summary" in out
+    assert gone(broker_pid(first))
