@@ -28,8 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from adapters import audit_store
+from adapters import migrate as migrations
 from adapters.audit_store import Checkpoint, DecisionRow
-from adapters.store_tables import metadata, outbox, partition_state
+from adapters.store_tables import outbox, partition_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ def _now_us() -> int:
 
 
 class Store:
-    def __init__(self, url: str, group_id: str) -> None:
+    def __init__(self, url: str, group_id: str, *, migrate: bool = True) -> None:
         self.group_id = group_id
         self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name not in ("sqlite", "postgresql"):
@@ -76,7 +77,10 @@ class Store:
             )
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        if migrate:
+            migrations.upgrade(self.engine)
+        else:
+            migrations.require_current(self.engine)
         self.audit = audit_store.AuditStore(self.engine, group_id)
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from adapters.migrate import StoreNotMigrated
 from app.settings import ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
@@ -59,7 +60,7 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.store import Store
     from app.audit_view import render, timeline
 
-    store = Store(settings.database_url, settings.group_id)
+    store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
     try:
         found = timeline(store, args.execution_id)
     finally:
@@ -130,6 +131,21 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(args.duration, plain=True if args.plain else None)
 
 
+def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import create_engine
+
+    from adapters import migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        if args.action == "upgrade":
+            migrate.upgrade(engine)
+        print(f"store schema revision: {migrate.current(engine) or 'none'} (this build: {migrate.head()})")
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exec-watchdog",
@@ -176,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.add_argument("dir", nargs="?", default="schemas-json", help="output folder (default: schemas-json)")
     schemas.set_defaults(handler=_cmd_schemas)
 
+    db = commands.add_parser("db", help="the store's schema: upgrade it, or show its revision")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(handler=_cmd_db)
+
     config = commands.add_parser("config", help="print the effective configuration, secrets masked")
     config.set_defaults(handler=_cmd_config)
     return parser
@@ -196,7 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"exec-watchdog: configuration error\n{error}", file=sys.stderr)
         return EXIT_USAGE
     handler: Handler = args.handler
-    return handler(args, settings)
+    try:
+        return handler(args, settings)
+    except StoreNotMigrated as error:
+        print(f"exec-watchdog: {error}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

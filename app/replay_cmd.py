@@ -39,7 +39,7 @@ def run_replay(settings: Settings, request: ReplayRequest, what_if_settings: Set
             file=sys.stderr,
         )
         return EXIT_USAGE
-    store = Store(settings.database_url, settings.group_id)
+    store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
     replayer = Replayer(
         store,
         LogReader(settings.kafka_bootstrap),

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 
+from adapters.migrate import StoreNotMigrated
 from app.logs import configure_logging
 from app.service import Service
 from app.settings import Settings
@@ -26,7 +27,7 @@ def run_service(settings: Settings) -> int:
     configure_logging()
     try:
         service = Service(settings)
-    except ValueError as error:
+    except (ValueError, StoreNotMigrated) as error:
         print(f"exec-watchdog run: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:

@@ -35,7 +35,7 @@ class Service:
         self.bootstrap = settings.kafka_bootstrap
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.metrics = Metrics()
-        self.store = Store(settings.database_url, settings.group_id)
+        self.store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
         self.agents = agents or adapters_wiring.agent_api(settings)
         self.platform = platform or adapters_wiring.platform(settings)
         self.publisher = Publisher(

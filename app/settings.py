@@ -34,6 +34,7 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers (host:port,...)")
     database_url: str = Field("sqlite:///./watchdog.db", description="exec-watchdog's own store")
+    auto_migrate: bool = Field(True, description="bring the store's schema up to date when a command opens it")
     heartbeat_timeout_s: Seconds = Field(90, description="silence before an execution is suspected")
     min_age_s: float = Field(60, ge=0, description="never declare an orphan younger than this")
     idle_after_s: Seconds = Field(1800, description="alive but without activity this long: idle")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -10,6 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+
+from tests.postgres import fresh_schema
 
 DDL = [
     """CREATE TABLE agent_schedules (id TEXT PRIMARY KEY, agent_name TEXT NOT NULL, name TEXT NOT NULL,
@@ -85,23 +86,19 @@ class PlatformTables:
 @contextmanager
 def platform_tables(kind: str, tmp_path: Path) -> Iterator[PlatformTables]:
     if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'platform.db'}"
-        engine = create_engine(url)
-    else:
-        schema = f"trinity_{uuid.uuid4().hex[:10]}"
-        admin = create_engine("postgresql://postgres@127.0.0.1:5432/test")
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        url = f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-        engine = create_engine(url)
+        yield _created(f"sqlite:///{tmp_path / 'platform.db'}")
+        return
+    with fresh_schema("trinity") as url:
+        tables = _created(url)
+        try:
+            yield tables
+        finally:
+            tables.engine.dispose()
+
+
+def _created(url: str) -> PlatformTables:
+    engine = create_engine(url)
     with engine.begin() as conn:
         for statement in DDL:
             conn.execute(text(statement))
-    try:
-        yield PlatformTables(url, engine)
-    finally:
-        engine.dispose()
-        if kind != "sqlite":
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
+    return PlatformTables(url, engine)

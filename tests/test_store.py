@@ -12,16 +12,20 @@ from adapters import snapshots
 from adapters.store import OutboxItem, PartitionSnapshot, Store
 from statemachine import Engine, Policy
 from tests.events import lifecycle, tick
-
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.postgres import fresh_schema
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path / 'w.db'}" if request.param == "sqlite" else POSTGRES_URL
-    s = Store(url, group_id=f"g-{uuid.uuid4().hex[:8]}")
-    yield s
-    s.close()
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
+        yield s
+        s.close()
+        return
+    with fresh_schema() as url:
+        s = Store(url, group_id=f"g-{uuid.uuid4().hex[:8]}")
+        yield s
+        s.close()
 
 
 def item(n: int, partition: int = 0, kind: str = "terminate") -> OutboxItem:

@@ -17,9 +17,15 @@ pytestmark = pytest.mark.kafka
 
 def start_demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "demo", "--plain", *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            start_new_session=True)  # like a terminal, signals reach the demo alone
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "demo", "--plain", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )  # like a terminal, signals reach the demo alone
 
 
 def broker_pid(first_line: str) -> int:

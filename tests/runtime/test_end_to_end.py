@@ -16,6 +16,7 @@ from app.local_broker import free_port
 from app.service import Service
 from app.settings import Settings
 from app.standin_fleet import StandinFleet
+from tests.postgres import fresh_schema
 from tests.runtime.harness import (
     create_topic,
     lifecycle,
@@ -26,7 +27,6 @@ from tests.runtime.harness import (
     test_settings,
     wait_for,
 )
-from tests.test_store import POSTGRES_URL
 
 pytestmark = pytest.mark.kafka
 AGENT = "research-bot"
@@ -36,7 +36,14 @@ AGENT = "research-bot"
 async def test_an_orphan_is_recovered_end_to_end(
     kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet, database: str
 ) -> None:
-    url = POSTGRES_URL if database == "postgresql" else f"sqlite:///{tmp_path / 'w.db'}"
+    if database == "postgresql":
+        with fresh_schema() as url:
+            await _orphan_end_to_end(kafka_bootstrap, tmp_path, fleet, url)
+    else:
+        await _orphan_end_to_end(kafka_bootstrap, tmp_path, fleet, f"sqlite:///{tmp_path / 'w.db'}")
+
+
+async def _orphan_end_to_end(kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet, url: str) -> None:
     settings = test_settings(kafka_bootstrap, tmp_path, fleet, database_url=url)
     await create_topic(kafka_bootstrap, settings.lifecycle_topic, 3)
     fleet.start_execution(AGENT, "healthy-1")
