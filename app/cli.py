@@ -146,6 +146,29 @@ def _cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _cmd_standin_agents(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    import threading
+
+    from app.standin_fleet import StandinFleet
+
+    fleet = StandinFleet(
+        auth_secret=None if settings.agent_auth_secret is None else settings.agent_auth_secret.get_secret_value()
+    )
+    port = fleet.start(args.host, args.port, args.single)
+    for x in args.running or []:
+        fleet.start_execution(args.single or "research-bot", x)
+    print(
+        f"stand-in agents on {args.host}:{port}" + (f" (agent {args.single} at /)" if args.single else ""), flush=True
+    )
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    fleet.stop()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exec-watchdog",
@@ -195,6 +218,15 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="the store's schema: upgrade it, or show its revision")
     db.add_argument("action", choices=["upgrade", "current"])
     db.set_defaults(handler=_cmd_db)
+
+    standin = commands.add_parser(
+        "standin-agents", help="serve stand-in agents that speak the agent API (demos, tests)"
+    )
+    standin.add_argument("--host", default="127.0.0.1")
+    standin.add_argument("--port", type=int, default=8000)
+    standin.add_argument("--single", metavar="AGENT", help="one agent, answering at the root path")
+    standin.add_argument("--running", action="append", metavar="EXECUTION_ID", help="an execution it runs")
+    standin.set_defaults(handler=_cmd_standin_agents)
 
     config = commands.add_parser("config", help="print the effective configuration, secrets masked")
     config.set_defaults(handler=_cmd_config)

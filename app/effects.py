@@ -72,7 +72,8 @@ class EffectRunner:
                 await asyncio.sleep(1.0)
 
     async def run_once(self) -> int:
-        claimed = await asyncio.to_thread(self.store.claim, self.owned(), self.owner)
+        with self.metrics.store_seconds.labels("claim").time():
+            claimed = await asyncio.to_thread(self.store.claim, self.owned(), self.owner)
         rows = [r for r in claimed if r.id not in self._in_flight]
         if not rows:
             return 0

@@ -11,14 +11,15 @@ _REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
 
 
 class HealthServer:
-    def __init__(self, port: int, metrics: Metrics, ready: Callable[[], bool]) -> None:
+    def __init__(self, port: int, metrics: Metrics, ready: Callable[[], bool], host: str = "127.0.0.1") -> None:
+        self.host = host
         self.port = port
         self.metrics = metrics
         self.ready = ready
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._handle, "0.0.0.0", self.port)
+        self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 

@@ -32,6 +32,10 @@ class Metrics:
         self.tracked = Gauge("watchdog_tracked_executions", "Executions in memory", registry=r)
         self.partitions = Gauge("watchdog_assigned_partitions", "Partitions this instance owns", registry=r)
         self.tick_seconds = Histogram("watchdog_tick_publish_seconds", "Time to publish one round of ticks", registry=r)
+        self.store_seconds = Histogram(
+            "watchdog_store_seconds", "Store operations, by operation", ["operation"], registry=r
+        )
+        self.incident = Gauge("watchdog_incident_active", "1 while the mass-failure brake holds", registry=r)
         self.agent_calls = Histogram(
             "watchdog_agent_call_seconds",
             "Agent API calls, by call and outcome",

@@ -69,7 +69,7 @@ class Service:
             return
         policy = s.policy()
         await asyncio.to_thread(self.store.audit.save_policy, policy.digest, policy.model_dump_json())
-        health = HealthServer(s.http_port, self.metrics, self.ready) if s.http_port else None
+        health = HealthServer(s.http_port, self.metrics, self.ready, s.http_host) if s.http_port else None
         kafka = PartitionedConsumer.create(self.bootstrap, s.group_id)
         self.runner = EffectRunner(
             self.store,

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     bridge_interval_s: Seconds = Field(15, description="how often `bridge` reads the platform")
     group_id: str = Field("exec-watchdog", min_length=1, description="the Kafka consumer group")
     http_port: int = Field(9464, ge=0, le=65535, description="/metrics, /healthz, /readyz; 0 turns it off")
+    http_host: str = Field("127.0.0.1", min_length=1, description="address the HTTP endpoints bind to (0.0.0.0: all)")
     lifecycle_topic: str = Field("executions.lifecycle", min_length=1, description="input topic")
     recoveries_topic: str = Field("watchdog.recoveries", min_length=1, description="recovery events")
     dlq_topic: str = Field("watchdog.dlq", min_length=1, description="rejected input records")

@@ -86,13 +86,15 @@ class StandinFleet:
 
     # ---- serving -----------------------------------------------------------------------------------
 
-    def start(self) -> int:
+    def start(self, host: str = "127.0.0.1", port: int = 0, single: str | None = None) -> int:
+        """Serve on host:port. With `single`, that one agent answers at the root (`/api/...`)."""
         fleet = self
 
         class Handler(_Handler):
             owner = fleet
+            only = single
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         server = self._server
         threading.Thread(
@@ -113,6 +115,7 @@ class StandinFleet:
 
 class _Handler(BaseHTTPRequestHandler):
     owner: StandinFleet
+    only: str | None = None
 
     def log_message(self, format: str, *args: object) -> None:
         return None
@@ -128,6 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
         with fleet.lock:
             fleet.requests += 1
         parts = self.path.strip("/").split("/")
+        if self.only is not None:
+            parts = [self.only, *parts]
         if len(parts) < 3 or parts[1:3] != ["api", "executions"]:
             return self._reply(404, {"detail": "Not Found"})
         name, rest = parts[0], parts[3:]

@@ -175,7 +175,8 @@ class PartitionedConsumer:
         delay = 0.2
         while True:
             try:
-                await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items, decided, marks)
+                with self.metrics.store_seconds.labels("save").time():
+                    await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items, decided, marks)
                 return
             except SQLAlchemyError as error:
                 log.warning("store unavailable (%s); retrying in %.1f s", type(error).__name__, delay)
