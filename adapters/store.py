@@ -157,14 +157,18 @@ class Store:
         with self.engine.begin() as conn:
             return int(conn.execute(update(outbox).where(where).values(claimed_by=owner)).rowcount)
 
-    def claim(self, partitions: Iterable[int], owner: str, limit: int = 500) -> list[OutboxRow]:
-        """Unfinished rows of these partitions that are new or already this owner's."""
+    def claim(
+        self, partitions: Iterable[int], owner: str, limit: int = 500, *, webhooks: bool = False
+    ) -> list[OutboxRow]:
+        """Unfinished rows of these partitions that are new or already this owner's: webhook deliveries
+        alone when `webhooks`, everything else otherwise (a dead webhook never crowds out a probe)."""
         parts = list(partitions)
         if not parts:
             return []
         c = outbox.c
         mine = or_(c.claimed_by.is_(None), c.claimed_by == owner)
-        where = and_(c.group_id == self.group_id, c.status != "done", c.partition.in_(parts), mine)
+        kind = c.kind == "webhook" if webhooks else c.kind != "webhook"
+        where = and_(c.group_id == self.group_id, c.status != "done", c.partition.in_(parts), mine, kind)
         with self.engine.begin() as conn:
             rows = conn.execute(select(outbox).where(where).order_by(c.created_at_us, c.id).limit(limit)).all()
             fresh = [r.id for r in rows if r.claimed_by is None]

@@ -27,15 +27,17 @@ from app.local_broker import TansuBroker
 from app.service import Service
 from app.settings import Settings, load_settings
 from app.standin_fleet import StandinFleet
+from app.webhook_receiver import Receiver
 from schemas.fields import State
 
 DEMO_DB = Path("watchdog-demo.db")
 
 
-def demo_settings(bootstrap: str, fleet: StandinFleet) -> Settings:
+def demo_settings(bootstrap: str, fleet: StandinFleet, webhook_url: str) -> Settings:
     return load_settings(
         None,
         kafka_bootstrap=bootstrap,
+        notify_webhook_url=webhook_url,
         database_url=f"sqlite:///./{DEMO_DB}",
         agent_url_template=fleet.url_template,
         heartbeat_timeout_s=6,
@@ -60,17 +62,19 @@ def run_demo(duration_s: float, plain: bool | None = None) -> int:
         leftover.unlink(missing_ok=True)
     broker = TansuBroker()
     fleet = StandinFleet()
+    hooks = Receiver().start()  # a stand-in for a team's webhook receiver
     try:
         bootstrap = broker.start()
         fleet.start()
         print(f"local broker on {bootstrap} (pid {broker.pid}); stand-in agents on {fleet.url_template}", flush=True)
-        return asyncio.run(_demo(demo_settings(bootstrap, fleet), fleet, duration_s, plain))
+        return asyncio.run(_demo(demo_settings(bootstrap, fleet, hooks.url), fleet, hooks, duration_s, plain))
     finally:
+        hooks.stop()
         fleet.stop()
         broker.stop()
 
 
-async def _demo(settings: Settings, fleet: StandinFleet, duration_s: float, plain: bool) -> int:
+async def _demo(settings: Settings, fleet: StandinFleet, hooks: Receiver, duration_s: float, plain: bool) -> int:
     ending = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,7 +94,7 @@ async def _demo(settings: Settings, fleet: StandinFleet, duration_s: float, plai
     started = time.monotonic()
     final: Counter[State] = Counter()
     try:
-        await _show(service, story, seen, started, duration_s, ending, plain)
+        await _show(service, story, seen, hooks, started, duration_s, ending, plain)
         final = _states(service)
     finally:
         ending.set()
@@ -98,7 +102,7 @@ async def _demo(settings: Settings, fleet: StandinFleet, duration_s: float, plai
         await producer.stop()
         service_stop.set()
         await asyncio.wait_for(service_task, timeout=15)
-    _summary(seen, final)
+    _summary(seen, final, len(hooks.deliveries))
     return 0
 
 
@@ -106,6 +110,7 @@ async def _show(
     service: Service,
     story: Story,
     seen: list[dict[str, Any]],
+    hooks: Receiver,
     started: float,
     duration_s: float,
     ending: asyncio.Event,
@@ -122,7 +127,10 @@ async def _show(
             rate = (story.sent - last_sent) / max(now - last_t, 1e-6)
             last_sent, last_t = story.sent, now
             if live is not None:
-                live.update(render(Picture(now - started, duration_s, _states(service), seen, rate)))
+                extras = [
+                    f"webhook deliveries received: {len(hooks.deliveries)} (signed POSTs, one per recovery event)"
+                ]
+                live.update(render(Picture(now - started, duration_s, _states(service), seen, rate, extras)))
             else:
                 for event in seen[printed:]:
                     print(plain_line(event), flush=True)
@@ -162,12 +170,13 @@ async def _watch(settings: Settings, seen: list[dict[str, Any]], ending: asyncio
         await consumer.stop()
 
 
-def _summary(seen: list[dict[str, Any]], states: Counter[State]) -> None:
+def _summary(seen: list[dict[str, Any]], states: Counter[State], webhook_deliveries: int) -> None:
     unique = {e["event_id"]: e for e in seen}.values()
     by_action = Counter(e["action"] for e in unique)
     print("\nsummary")
     print("  executions: " + ", ".join(f"{s.value} {states[s]}" for s in State if states[s]))
     print("  recoveries: " + (", ".join(f"{a} {n}" for a, n in sorted(by_action.items())) or "none"))
+    print(f"  webhook deliveries: {webhook_deliveries}")
     example = next((e["execution_id"] for e in unique if e["action"] in ("orphan_recovered", "auto_terminated")), None)
     if example:
         print(f"\ntry next:\n  WATCHDOG_DATABASE_URL=sqlite:///./{DEMO_DB} exec-watchdog audit {example}")

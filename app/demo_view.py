@@ -38,6 +38,7 @@ class Picture:
     recoveries: list[dict[str, Any]]
     events_per_s: float
     extras: list[str] = field(default_factory=list)
+    """Lines shown under the tables."""
 
 
 def render(p: Picture) -> Group:

@@ -23,6 +23,7 @@ from datetime import datetime
 from adapters.agent_api import AgentApi, Known, Unreachable, enrich_error
 from adapters.platform import Platform
 from adapters.store import OutboxRow, Store
+from adapters.trinity_redis import TrinityRedis
 from app.metrics import Metrics
 from producers.publisher import Publisher
 from schemas.inputs import CommandResult, ProbeResult
@@ -47,6 +48,7 @@ class EffectRunner:
         owner: str,
         owned: Callable[[], list[int]],
         concurrency: int = 32,
+        redis: TrinityRedis | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -55,6 +57,7 @@ class EffectRunner:
         self.metrics = metrics
         self.owner = owner
         self.owned = owned
+        self.redis = redis
         self.wake = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
         self._in_flight: dict[str, int] = {}
@@ -88,6 +91,8 @@ class EffectRunner:
                 probes[row.agent_name].append(row)
             elif row.kind in ("recovery", "audit"):
                 work.append(self._publish_record(row))
+            elif row.kind in ("release_slot", "ui_event"):
+                work.append(self._platform_redis(row))
             else:
                 work.append(self._execute(row))
         work += [self._probe_agent(agent, batch) for agent, batch in probes.items()]
@@ -125,6 +130,19 @@ class EffectRunner:
         else:
             await self.publisher.audit(row.payload, row.execution_id)
         await asyncio.to_thread(self.store.mark_done, [row.id])
+
+    async def _platform_redis(self, row: OutboxRow) -> None:
+        """Slot release and UI event: done once, recorded; left pending while Redis is away."""
+        if self.redis is None:
+            return
+        if row.kind == "release_slot":
+            outcome = await self.redis.release_slot(row.agent_name, row.execution_id)
+        else:
+            outcome = await self.redis.tell_ui(row.agent_name, row.payload)
+        self.metrics.commands.labels(row.kind, outcome).inc()
+        if outcome == "ok":
+            await asyncio.to_thread(self.store.record_outcome, row.id, outcome, _now_us())
+            await asyncio.to_thread(self.store.mark_done, [row.id])
 
     async def _execute(self, row: OutboxRow) -> None:
         interrupted = row.status == "started"

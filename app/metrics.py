@@ -35,6 +35,9 @@ class Metrics:
         self.store_seconds = Histogram(
             "watchdog_store_seconds", "Store operations, by operation", ["operation"], registry=r
         )
+        self.webhook = Counter(
+            "watchdog_webhook_deliveries_total", "Webhook attempts, by result", ["result"], registry=r
+        )
         self.incident = Gauge("watchdog_incident_active", "1 while the mass-failure brake holds", registry=r)
         self.agent_calls = Histogram(
             "watchdog_agent_call_seconds",

@@ -13,12 +13,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from adapters.agent_api import AgentApi
 from adapters.platform import Platform
 from adapters.store import Store
+from adapters.trinity_redis import TrinityRedis
 from app import adapters_wiring
 from app.effects import EffectRunner
 from app.health import HealthServer
 from app.metrics import Metrics
 from app.settings import Settings
 from app.ticker import Ticker
+from app.webhook import WebhookSink
 from consumers.partitioned import PartitionedConsumer
 from producers.publisher import Publisher
 from producers.topics import ensure_owned_topics, wait_for_input_topic
@@ -71,6 +73,23 @@ class Service:
         await asyncio.to_thread(self.store.audit.save_policy, policy.digest, policy.model_dump_json())
         health = HealthServer(s.http_port, self.metrics, self.ready, s.http_host) if s.http_port else None
         kafka = PartitionedConsumer.create(self.bootstrap, s.group_id)
+        redis_url, hook = s.platform_redis_url, s.notify_webhook_url
+        self.redis = None if redis_url is None else TrinityRedis(redis_url.get_secret_value())
+        secret = None if s.notify_webhook_secret is None else s.notify_webhook_secret.get_secret_value()
+        self.webhooks = (
+            None
+            if hook is None
+            else WebhookSink(
+                hook,
+                self.store,
+                self.metrics,
+                owner=self.instance_id,
+                owned=self.owned,
+                secret=secret,
+                timeout_s=s.webhook_timeout_s,
+                max_attempts=s.webhook_max_attempts,
+            )
+        )
         self.runner = EffectRunner(
             self.store,
             self.publisher,
@@ -79,6 +98,7 @@ class Service:
             self.metrics,
             owner=self.instance_id,
             owned=self.owned,
+            redis=self.redis,
         )
         self.consumer = PartitionedConsumer(
             kafka,
@@ -94,6 +114,8 @@ class Service:
             on_adopt=self._adopt,
             on_release=self._release,
         )
+        self.consumer.with_redis = self.redis is not None
+        self.consumer.with_webhook = self.webhooks is not None
         ticker = Ticker(
             kafka,
             self.publisher,
@@ -114,6 +136,8 @@ class Service:
                 asyncio.create_task(ticker.run(stop), name="tick"),
                 asyncio.create_task(self.runner.run(stop), name="effects"),
             ]
+            if self.webhooks is not None:
+                loops.append(asyncio.create_task(self.webhooks.run(stop), name="webhooks"))
             self.started.set()
             log.info("exec-watchdog %s running (group %s)", self.instance_id, s.group_id)
             waiting = asyncio.create_task(stop.wait())
@@ -161,6 +185,8 @@ class Service:
             await self.publisher.stop()
             await self.agents.aclose()
             await self.platform.aclose()
+            if self.redis is not None:
+                await self.redis.aclose()
             if health is not None:
                 await health.stop()
             self.store.close()

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     platform_redis_url: SecretStr | None = Field(None, description="the platform's Redis (optional)")
     notify_webhook_url: str | None = Field(None, description="POST every recovery event here (optional)")
     notify_webhook_secret: SecretStr | None = Field(None, description="HMAC secret for webhook signatures")
+    webhook_timeout_s: Seconds = Field(5, description="webhook: time allowed for one delivery attempt")
+    webhook_max_attempts: int = Field(8, ge=1, le=100, description="webhook: attempts before a delivery gives up")
     bridge_interval_s: Seconds = Field(15, description="how often `bridge` reads the platform")
     group_id: str = Field("exec-watchdog", min_length=1, description="the Kafka consumer group")
     http_port: int = Field(9464, ge=0, le=65535, description="/metrics, /healthz, /readyz; 0 turns it off")

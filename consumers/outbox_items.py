@@ -6,6 +6,7 @@ import json
 
 from adapters.audit_store import DecisionRow
 from adapters.store import OutboxItem
+from adapters.trinity_redis import ui_payload
 from schemas.outputs import Command, Output, RecoveryEvent
 
 
@@ -18,7 +19,14 @@ def command_payload(command: Command) -> str:
     return json.dumps(body)
 
 
-def outbox_items(outputs: list[Output], partition: int) -> list[OutboxItem]:
+MARKING_ACTIONS = frozenset({"orphan_recovered", "auto_terminated"})
+
+
+def outbox_items(
+    outputs: list[Output], partition: int, *, redis: bool = False, webhook: bool = False
+) -> list[OutboxItem]:
+    """Commands and recovery events, plus what follows a recovery on the platform: with Trinity's Redis,
+    the slot release and the UI event of an execution marked failed; with a webhook, its delivery."""
     items = []
     for output in outputs:
         if isinstance(output, Command):
@@ -33,16 +41,17 @@ def outbox_items(outputs: list[Output], partition: int) -> list[OutboxItem]:
                 )
             )
         elif isinstance(output, RecoveryEvent):
-            items.append(
-                OutboxItem(
-                    output.event_id,
-                    partition,
-                    "recovery",
-                    output.execution_id,
-                    output.agent_name,
-                    output.model_dump_json(by_alias=True),
+            event = output.model_dump_json(by_alias=True)
+            x, agent = output.execution_id, output.agent_name
+            items.append(OutboxItem(output.event_id, partition, "recovery", x, agent, event))
+            if webhook:
+                items.append(OutboxItem(f"webhook/{output.event_id}", partition, "webhook", x, agent, event))
+            if redis and output.action in MARKING_ACTIONS:
+                ui = ui_payload(
+                    agent, x, output.action, output.reason, output.decided_at.isoformat().replace("+00:00", "Z")
                 )
-            )
+                items.append(OutboxItem(f"slot/{output.event_id}", partition, "release_slot", x, agent, "{}"))
+                items.append(OutboxItem(f"ui/{output.event_id}", partition, "ui_event", x, agent, ui))
     return items
 
 

@@ -64,6 +64,9 @@ class PartitionedConsumer:
         self.on_decisions = on_decisions
         self.on_adopt = on_adopt
         self.on_release = on_release
+        self.with_redis = False
+        self.with_webhook = False
+        """Set by the service when Trinity's Redis or a webhook is configured."""
         self.owned: dict[int, PartitionState] = {}
         self._snapshot_at: dict[int, float] = {}
         self._lock = asyncio.Lock()
@@ -113,7 +116,7 @@ class PartitionedConsumer:
             drained = state.drain()
             await self._dead_letters(drained, partition)
             self.metrics.count_outputs(drained.outputs)
-            items += outbox_items(drained.outputs, partition)
+            items += outbox_items(drained.outputs, partition, redis=self.with_redis, webhook=self.with_webhook)
             rows = decision_rows(drained.applied, partition, self.policy.digest)
             decided += rows
             items += audit_items(rows, self.lifecycle_topic)

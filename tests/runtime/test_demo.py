@@ -53,6 +53,8 @@ def test_the_demo_recovers_its_stuck_and_orphaned_executions_and_cleans_up(tmp_p
     actions = {line.split()[1] for line in lines[1:] if re.match(r"\d\d:\d\d:\d\d ", line)}
     assert {"orphan_recovered", "auto_terminated", "agent_unreachable"} <= actions, out
     assert "summary" in out and "exec-watchdog audit" in out
+    deliveries = re.search(r"webhook deliveries: (\d+)", out)
+    assert deliveries and int(deliveries.group(1)) >= len(actions), out
     assert re.search(r"completed \d+", out), out
     assert gone(broker_pid(lines[0]))
     assert (tmp_path / "watchdog-demo.db").exists()  # kept for `audit`
