@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import astuple, fields
 
 from schemas.fields import State
+from statemachine.brake import Brake
 from statemachine.engine import Engine
 from statemachine.policy import Policy
 from statemachine.record import ExecutionRecord
@@ -21,7 +23,13 @@ def encode(engine: Engine) -> bytes:
         row = list(astuple(record))
         row[_STATE_INDEX] = record.state.value
         rows.append(row)
-    return json.dumps({"format": FORMAT, "fields": _FIELDS, "clock": engine.clock, "records": rows}).encode()
+    brake = {
+        "engaged_at": engine.brake.engaged_at,
+        "recent": [list(r) for r in engine.brake.recent],
+        "rechecking": sorted(engine.brake.rechecking),
+    }
+    body = {"format": FORMAT, "fields": _FIELDS, "clock": engine.clock, "brake": brake, "records": rows}
+    return json.dumps(body).encode()
 
 
 def decode(data: bytes, policy: Policy) -> Engine:
@@ -31,7 +39,10 @@ def decode(data: bytes, policy: Policy) -> Engine:
     names: list[str] = body["fields"]
     records = []
     for row in body["records"]:
-        values = dict(zip(names, row, strict=True))
+        values = dict(zip(names, row, strict=True))  # fields added later take their defaults
         values["state"] = State(values["state"])
         records.append(ExecutionRecord(**{k: v for k, v in values.items() if k in _FIELDS}))
-    return Engine(policy, records, clock=body["clock"])
+    saved = body.get("brake") or {}
+    recent = deque((int(t), str(x), str(a)) for t, x, a in saved.get("recent", []))
+    brake = Brake(saved.get("engaged_at"), recent, set(saved.get("rechecking", [])))
+    return Engine(policy, records, clock=body["clock"], brake=brake)

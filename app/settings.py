@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     command_retry_s: Seconds = Field(30, description="first wait before retrying a failed command")
     command_retry_max_s: Seconds = Field(600, description="longest wait between command retries")
     terminal_retention_s: Seconds = Field(3600, description="how long finished executions are remembered")
+    brake_enabled: bool = Field(True, description="the mass-failure brake: hold kills when many executions look dead")
+    brake_share: float = Field(
+        0.3, gt=0, le=1, description="share of tracked executions (all, or one agent's) that engages the brake"
+    )
+    brake_min_executions: int = Field(10, ge=1, description="the brake never engages for fewer executions than this")
+    brake_window_s: Seconds = Field(300, description="the window the brake counts suspicions in")
+    incident_list_limit: int = Field(20, ge=1, le=1000, description="executions listed by name in an incident")
     agent_url_template: str = Field("http://agent-{agent_name}:8000", description="agent base URL")
     agent_auth_secret: SecretStr | None = Field(None, description="HMAC secret for X-Trinity-Agent-Token")
     agent_static_token: SecretStr | None = Field(

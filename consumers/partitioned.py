@@ -202,6 +202,7 @@ class PartitionedConsumer:
     def _update_gauges(self) -> None:
         self.metrics.partitions.set(len(self.owned))
         self.metrics.tracked.set(sum(len(s.engine.records) for s in self.owned.values()))
+        self.metrics.incident.set(1 if any(s.engine.brake.engaged for s in self.owned.values()) else 0)
         lagging = False
         for p, state in self.owned.items():
             tp = TopicPartition(self.lifecycle_topic, p)

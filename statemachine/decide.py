@@ -34,30 +34,41 @@ class Due:
     now: int
 
 
+@dataclass(frozen=True, slots=True)
+class Released:
+    """The mass-failure brake let go at `now`; this record had a kill held."""
+
+    now: int
+
+
 def decide(
     record: ExecutionRecord | None,
-    event: LifecycleEvent | ProbeResult | CommandResult | Due,
+    event: LifecycleEvent | ProbeResult | CommandResult | Due | Released,
     policy: Policy,
     *,
     input_id: str,
     clock: int | None = None,
+    braked: bool = False,
 ) -> Decision:
-    """Apply one input to one execution. `clock` is the latest tick time seen (None before any)."""
+    """Apply one input to one execution. `clock` is the latest tick time seen (None before any);
+    `braked`: the mass-failure brake holds terminations and failure marks."""
     if isinstance(event, LifecycleEvent):
-        return _lifecycle(record, event, policy, input_id, clock)
+        return _lifecycle(record, event, policy, input_id, clock, braked)
     if record is None:
         return None, []
     if isinstance(event, Due):
-        return _due(record, event.now, policy, input_id)
+        return _due(record, event.now, policy, input_id, braked)
     if record.state.is_terminal:
         return record, []  # terminal states absorb late answers
+    if isinstance(event, Released):
+        return _released(record, event.now, policy, input_id)
     if isinstance(event, ProbeResult):
-        return _probe_result(record, event, policy, input_id)
-    return _command_result(record, event, policy, input_id)
+        return _probe_result(record, event, policy, input_id, braked)
+    return _command_result(record, event, policy, input_id, braked)
 
 
 def _lifecycle(
-    rec: ExecutionRecord | None, ev: LifecycleEvent, policy: Policy, input_id: str, clock: int | None
+    rec: ExecutionRecord | None, ev: LifecycleEvent, policy: Policy, input_id: str, clock: int | None, braked: bool
 ) -> Decision:
     t = to_micros(ev.occurred_at)
     own_timeout = None if ev.timeout_seconds is None else policy.micros(ev.timeout_seconds)
@@ -65,7 +76,7 @@ def _lifecycle(
         return _first_sight(ev, t, own_timeout, policy, clock), []
     if rec.state.is_terminal:
         return rec, []
-    step = Step(rec, policy, at=t, now=t if clock is None else max(t, clock), input_id=input_id)
+    step = Step(rec, policy, at=t, now=t if clock is None else max(t, clock), input_id=input_id, braked=braked)
     finish = _FINISH.get(ev.type)
     if finish is not None:
         step.fire(finish[0], f"lifecycle {ev.type} ({ev.event_id})")
@@ -100,9 +111,9 @@ def _first_sight(
     return ExecutionRecord(ev.execution_id, ev.agent_name, State.RUNNING, t, t, t, own_timeout)
 
 
-def _probe_result(rec: ExecutionRecord, ev: ProbeResult, policy: Policy, input_id: str) -> Decision:
+def _probe_result(rec: ExecutionRecord, ev: ProbeResult, policy: Policy, input_id: str, braked: bool) -> Decision:
     t = to_micros(ev.observed_at)
-    step = Step(rec, policy, at=t, now=t, input_id=input_id)
+    step = Step(rec, policy, at=t, now=t, input_id=input_id, braked=braked)
     if t <= rec.last_seen:
         return step.result()  # older than what we already know
     if ev.outcome == "running":
@@ -124,11 +135,11 @@ def _probe_result(rec: ExecutionRecord, ev: ProbeResult, policy: Policy, input_i
     return step.result()
 
 
-def _command_result(rec: ExecutionRecord, ev: CommandResult, policy: Policy, input_id: str) -> Decision:
+def _command_result(rec: ExecutionRecord, ev: CommandResult, policy: Policy, input_id: str, braked: bool) -> Decision:
     if ev.command_id != rec.action_id:
         return rec, []  # a duplicate, or an answer to a command no longer in flight
     t = to_micros(ev.observed_at)
-    step = Step(rec, policy, at=t, now=t, input_id=input_id)
+    step = Step(rec, policy, at=t, now=t, input_id=input_id, braked=braked)
     if ev.outcome == "failed":
         backoff = policy.backoff_micros(policy.command_retry_s, policy.command_retry_max_s, rec.action_attempts)
         step.update(action_attempts=rec.action_attempts + 1, retry_at=t + backoff)
@@ -143,14 +154,17 @@ def _command_result(rec: ExecutionRecord, ev: CommandResult, policy: Policy, inp
     return step.result()
 
 
-def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str) -> Decision:
+def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str, braked: bool) -> Decision:
     if rec.state.is_terminal:
         expired = rec.ended_at is not None and now >= rec.ended_at + policy.micros(policy.terminal_retention_s)
         return (None if expired else rec), []
-    step = Step(rec, policy, at=now, now=now, input_id=input_id)
+    step = Step(rec, policy, at=now, now=now, input_id=input_id, braked=braked)
     if rec.retry_at is not None and rec.retry_at <= now and rec.action_kind is not None:
-        step.update(retry_at=None)
-        step.command(rec.action_kind, reuse_id=rec.action_id)
+        if braked:  # a retried kill waits for the brake like a new one
+            step.update(retry_at=now + policy.micros(policy.command_retry_s))
+        else:
+            step.update(retry_at=None)
+            step.command(rec.action_kind, reuse_id=rec.action_id)
     limit = policy.micros(policy.heartbeat_timeout_s)
     if rec.state in (State.RUNNING, State.IDLE) and silent(rec, now, policy):
         step.fire("silence", texts.silence_cause(now - rec.last_seen, limit))
@@ -169,4 +183,17 @@ def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str) -> Decis
     elif rec.state is State.SUSPECTED and rec.next_probe_at is not None and rec.next_probe_at <= now:
         step.update(probe_attempts=rec.probe_attempts + 1)
         step.probe()
+    return step.result()
+
+
+def _released(rec: ExecutionRecord, now: int, policy: Policy, input_id: str) -> Decision:
+    """The brake let go: a held orphan is probed again; a held kill of a live execution proceeds."""
+    step = Step(rec, policy, at=now, now=now, input_id=input_id)
+    step.update(held=False)
+    if rec.state is State.CONFIRMED_ORPHAN:
+        step.fire("brake_released", "the mass-failure brake released: probing again before any failure mark")
+    elif rec.state is State.IDLE and rec.action_kind == "terminate" and rec.error is not None:
+        step.start_mark_failed("timeout", rec.error)  # terminated before the brake; the mark was held
+    elif rec.state is State.IDLE:
+        step.maybe_terminate()
     return step.result()

@@ -9,14 +9,17 @@ old deadline pops, the record is re-armed at its real deadline).
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
 from schemas.fields import State
 from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
-from schemas.outputs import Output
-from statemachine.decide import Due, decide
+from schemas.outputs import Command, Output, Transition
+from statemachine.brake import Brake
+from statemachine.decide import Due, Released, decide
 from statemachine.ids import derived_input_id
+from statemachine.incident import incident_event, incident_over
 from statemachine.policy import Policy
 from statemachine.record import ExecutionRecord
 from statemachine.rules import next_due
@@ -35,17 +38,33 @@ def input_id(event: InputEvent) -> str:
 
 
 class Engine:
-    def __init__(self, policy: Policy, records: Iterable[ExecutionRecord] = (), clock: int | None = None):
+    def __init__(
+        self,
+        policy: Policy,
+        records: Iterable[ExecutionRecord] = (),
+        clock: int | None = None,
+        brake: Brake | None = None,
+    ):
         self.policy = policy
         self.clock = clock
         """The latest tick time applied (event time, microseconds); None before the first tick."""
         self.records: dict[str, ExecutionRecord] = {}
+        self.brake = brake or Brake()
         self._heap: list[tuple[int, str]] = []
         self._commands: dict[str, str] = {}
+        self._active: Counter[str] = Counter()
+        """Executions not yet ended, by agent (the brake's denominator)."""
+        self._held: set[str] = set()
         for rec in records:
             self._store(None, replace(rec, armed_at=None))
 
     def apply(self, event: InputEvent) -> list[Output]:
+        outputs = self._apply(event)
+        if outputs:
+            outputs += self._watch_for_spikes(outputs, input_id(event))
+        return outputs
+
+    def _apply(self, event: InputEvent) -> list[Output]:
         if isinstance(event, LifecycleEvent):
             return self._lifecycle(event)
         if isinstance(event, Tick):
@@ -67,7 +86,9 @@ class Engine:
                 self.records[event.execution_id] = record.seen(seen)
             return []
         if record is None:
-            new, outputs = decide(None, event, self.policy, input_id=event.event_id, clock=self.clock)
+            new, outputs = decide(
+                None, event, self.policy, input_id=event.event_id, clock=self.clock, braked=self.brake.engaged
+            )
             if new is not None:
                 self._store(None, new)
             return outputs
@@ -76,7 +97,7 @@ class Engine:
     def _decide(
         self, record: ExecutionRecord, event: ProbeResult | CommandResult | LifecycleEvent, iid: str
     ) -> list[Output]:
-        new, outputs = decide(record, event, self.policy, input_id=iid, clock=self.clock)
+        new, outputs = decide(record, event, self.policy, input_id=iid, clock=self.clock, braked=self.brake.engaged)
         self._store(record, new)
         return outputs
 
@@ -84,7 +105,7 @@ class Engine:
         if self.clock is not None and now <= self.clock:
             return []  # a repeated or older tick changes nothing
         self.clock = now
-        outputs: list[Output] = []
+        outputs = self._maybe_release(now, iid)
         popped: list[ExecutionRecord] = []
         while self._heap and self._heap[0][0] <= now:
             due, execution_id = heapq.heappop(self._heap)
@@ -96,14 +117,19 @@ class Engine:
         popped.sort(key=lambda r: (next_due(r, self.policy) or now, r.execution_id))
         # Re-arm after the loop, so a deadline that is due again only runs at the next tick.
         for record in popped:
-            new, decided = decide(replace(record, armed_at=None), Due(now), self.policy, input_id=iid)
-            self._store(record, new, rearm_from_scratch=True)
+            current = self.records.get(record.execution_id, record)  # a release may have moved it
+            new, decided = decide(
+                replace(current, armed_at=None), Due(now), self.policy, input_id=iid, braked=self.brake.engaged
+            )
+            self._store(current, new, rearm_from_scratch=True)
             outputs.extend(decided)
         return outputs
 
     def _store(
         self, old: ExecutionRecord | None, new: ExecutionRecord | None, *, rearm_from_scratch: bool = False
     ) -> None:
+        self._count(old, -1)
+        self._count(new, +1)
         if old is not None and old.action_id is not None and (new is None or new.action_id != old.action_id):
             self._commands.pop(old.action_id, None)
         if new is None:
@@ -120,6 +146,60 @@ class Engine:
         elif rearm_from_scratch:
             new = replace(new, armed_at=None)
         self.records[new.execution_id] = new
+
+    def _count(self, record: ExecutionRecord | None, sign: int) -> None:
+        if record is None:
+            return
+        if not record.state.is_terminal:
+            self._active[record.agent_name] += sign
+        if record.held:
+            (self._held.add if sign > 0 else self._held.discard)(record.execution_id)
+
+    # ---- the mass-failure brake ------------------------------------------------------------------
+
+    def _watch_for_spikes(self, outputs: list[Output], iid: str) -> list[Output]:
+        at = None
+        for output in outputs:
+            if not isinstance(output, Transition) or output.from_state is State.CONFIRMED_ORPHAN:
+                continue  # confirmed -> suspected is the release's re-check, not a new suspicion
+            if output.execution_id in self.brake.rechecking:
+                self.brake.rechecking.discard(output.execution_id)  # its recheck has decided
+                continue
+            if output.to_state in (State.SUSPECTED, State.CONFIRMED_ORPHAN):
+                at = to_micros(output.at)
+                agent = self.records[output.execution_id].agent_name if output.execution_id in self.records else ""
+                self.brake.note(at, output.execution_id, agent)
+        if at is None or self.brake.engaged:
+            return []
+        self.brake.prune(max(at, self.clock or at), self.policy)
+        spike = self.brake.spike(sum(self._active.values()), self._active, self.policy)
+        if spike is None:
+            return []
+        self.brake.engaged_at = at
+        self._hold_kills_in(outputs)
+        return [incident_event(spike, at, sum(self._active.values()), self._active, self.policy, iid)]
+
+    def _hold_kills_in(self, outputs: list[Output]) -> None:
+        """The input that engaged the brake may have issued kills itself: they are held like the rest."""
+        for output in list(outputs):
+            if isinstance(output, Command) and output.kind in ("terminate", "mark_failed") and output.attempt == 0:
+                outputs.remove(output)
+                record = self.records[output.execution_id]
+                self._store(record, replace(record, held=True, action_kind=None, action_id=None))
+
+    def _maybe_release(self, now: int, iid: str) -> list[Output]:
+        self.brake.prune(now, self.policy)
+        if not self.brake.engaged or self.brake.spike(sum(self._active.values()), self._active, self.policy):
+            return []
+        engaged_at, self.brake.engaged_at = self.brake.engaged_at or now, None
+        self.brake.rechecking = set(self._held)
+        outputs: list[Output] = [incident_over(engaged_at, now, len(self._held), iid)]
+        for execution_id in sorted(self._held):
+            record = self.records[execution_id]
+            new, decided = decide(record, Released(now), self.policy, input_id=iid)
+            self._store(record, new)
+            outputs += decided
+        return outputs
 
     def subject(self, event: InputEvent) -> str | None:
         """The execution an input is about (None for a tick, or an answer to no command in flight)."""

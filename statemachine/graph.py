@@ -33,6 +33,7 @@ TRIGGERS = (
     "finish_completed",
     "finish_failed",
     "finish_cancelled",
+    "brake_released",  # the mass-failure brake let go: a held orphan is probed again before anything
 )
 
 GRAPH: list[dict[str, object]] = [
@@ -51,6 +52,7 @@ GRAPH: list[dict[str, object]] = [
     },
     {"trigger": "marked_failed", "source": [ORPHAN, IDLE], "dest": FAILED},
     {"trigger": "already_finished", "source": [ORPHAN, IDLE], "dest": COMPLETED},
+    {"trigger": "brake_released", "source": ORPHAN, "dest": SUSPECTED},
     {"trigger": "finish_completed", "source": ACTIVE, "dest": COMPLETED},
     {"trigger": "finish_failed", "source": ACTIVE, "dest": FAILED},
     {"trigger": "finish_cancelled", "source": ACTIVE, "dest": CANCELLED},

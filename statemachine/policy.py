@@ -28,6 +28,11 @@ class Policy(BaseModel):
     command_retry_s: Seconds = 30
     command_retry_max_s: Seconds = 600
     terminal_retention_s: Seconds = 3600
+    brake_enabled: bool = True
+    brake_share: Annotated[float, Field(gt=0, le=1)] = 0.3
+    brake_min_executions: Annotated[int, Field(ge=1)] = 10
+    brake_window_s: Seconds = 300
+    incident_list_limit: Annotated[int, Field(ge=1, le=1000)] = 20
 
     def micros(self, seconds: float) -> int:
         return seconds_to_micros(seconds)

@@ -42,6 +42,8 @@ class ExecutionRecord:
     cause_id: str | None = None
     error: str | None = None
     ended_at: int | None = None
+    held: bool = False
+    """A terminate or mark_failed is due but held by the mass-failure brake."""
     armed_at: int | None = None
     """The deadline this record holds in the engine's heap (owned by the engine)."""
 
@@ -69,5 +71,6 @@ class ExecutionRecord:
             self.cause_id,
             self.error,
             self.ended_at,
+            self.held,
             self.armed_at,
         )

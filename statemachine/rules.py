@@ -53,7 +53,7 @@ def next_due(rec: ExecutionRecord, policy: Policy) -> int | None:
         candidates += [silence_at, rec.last_activity + policy.micros(policy.idle_after_s), timeout_at]
     elif rec.state is State.IDLE and rec.action_kind is None:
         candidates.append(silence_at)
-        if policy.auto_terminate:
+        if policy.auto_terminate and not rec.held:
             candidates.append(timeout_at)
     elif rec.state is State.SUSPECTED and rec.next_probe_at is not None:
         candidates.append(rec.next_probe_at)

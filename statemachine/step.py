@@ -19,9 +19,11 @@ from statemachine.timestamps import from_micros
 class Step:
     """`at` is the deciding input's event time; `now` is the moment guards judge (never earlier)."""
 
-    __slots__ = ("_bumped", "at", "input_id", "now", "outputs", "policy", "rec")
+    __slots__ = ("_bumped", "at", "braked", "input_id", "now", "outputs", "policy", "rec")
 
-    def __init__(self, rec: ExecutionRecord, policy: Policy, *, at: int, now: int, input_id: str) -> None:
+    def __init__(
+        self, rec: ExecutionRecord, policy: Policy, *, at: int, now: int, input_id: str, braked: bool = False
+    ) -> None:
         self.rec = rec
         self.policy = policy
         self.at = at
@@ -29,6 +31,8 @@ class Step:
         self.input_id = input_id
         self.outputs: list[Output] = []
         self._bumped = False
+        self.braked = braked
+        """The mass-failure brake holds terminations and failure marks."""
 
     def update(self, **changes: Any) -> None:
         self.rec = replace(self.rec, **changes)
@@ -87,6 +91,8 @@ class Step:
         for candidate in TABLE.get((self.rec.state, trigger), ()):
             if all(GUARD_FUNCS[g.name](self.rec, self.now, self.policy) is g.expected for g in candidate.guards):
                 source = self.rec.state
+                if self.braked and candidate.dest in (State.CONFIRMED_ORPHAN, State.IDLE):
+                    cause += "; any terminate or failure mark is held by the mass-failure brake"
                 self._emit(
                     Transition(
                         execution_id=self.rec.execution_id,
@@ -145,6 +151,9 @@ class Step:
             and self.rec.action_kind is None
             and over_timeout(self.rec, self.now, self.policy)
         ):
+            if self.braked:
+                self.update(held=True)
+                return
             cid = self.command("terminate")
             self.update(
                 action_kind="terminate",
@@ -156,6 +165,9 @@ class Step:
 
     def start_mark_failed(self, recovery: RecoveryKind, error: str) -> None:
         self.update(error=error, recovery=recovery)
+        if self.braked:
+            self.update(held=True)
+            return
         cid = self.command("mark_failed")
         self.update(action_kind="mark_failed", action_id=cid, action_attempts=0, retry_at=None)
 

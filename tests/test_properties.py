@@ -170,3 +170,17 @@ def test_restoring_from_a_snapshot_at_any_point_changes_no_decision(history: His
     restored = snapshots.decode(snapshots.encode(engine), POLICY)
     after = [o.model_dump_json(by_alias=True) for e in history.inputs[cut:] for o in restored.apply(e)]
     assert before + after == full
+
+
+BRAKING = POLICY.model_copy(update={"brake_min_executions": 2, "brake_share": 0.5, "brake_window_s": 60})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(step, min_size=1, max_size=120))
+def test_no_new_kill_is_issued_while_the_mass_failure_brake_holds(steps: list[tuple[object, ...]]) -> None:
+    inputs = play(steps).inputs
+    engine = Engine(BRAKING)
+    for event in inputs:
+        outputs = engine.apply(event)
+        kills = [o for o in outputs if isinstance(o, Command) and o.kind != "probe" and o.attempt == 0]
+        assert not (engine.brake.engaged and kills), (event, kills)
