@@ -108,7 +108,7 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=False)
+    producer = AIOKafkaProducer(**settings.kafka().options(), acks="all", enable_idempotence=False)
     await producer.start()
     database = TrinityDatabase(settings.platform_database_url.get_secret_value())
     agents = adapters_wiring.agent_api(settings)

@@ -42,7 +42,7 @@ def run_replay(settings: Settings, request: ReplayRequest, what_if_settings: Set
     store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
     replayer = Replayer(
         store,
-        LogReader(settings.kafka_bootstrap),
+        LogReader(settings.kafka()),
         lifecycle_topic=settings.lifecycle_topic,
         control_topic=settings.control_topic,
     )

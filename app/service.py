@@ -34,14 +34,14 @@ class Service:
         if not settings.kafka_bootstrap:
             raise ValueError("WATCHDOG_KAFKA_BOOTSTRAP is not set")
         self.settings = settings
-        self.bootstrap = settings.kafka_bootstrap
+        self.kafka = settings.kafka()
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.metrics = Metrics()
         self.store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
         self.agents = agents or adapters_wiring.agent_api(settings)
         self.platform = platform or adapters_wiring.platform(settings)
         self.publisher = Publisher(
-            self.bootstrap,
+            self.kafka,
             recoveries=settings.recoveries_topic,
             dlq=settings.dlq_topic,
             control=settings.control_topic,
@@ -72,7 +72,7 @@ class Service:
         policy = s.policy()
         await asyncio.to_thread(self.store.audit.save_policy, policy.digest, policy.model_dump_json())
         health = HealthServer(s.http_port, self.metrics, self.ready, s.http_host) if s.http_port else None
-        kafka = PartitionedConsumer.create(self.bootstrap, s.group_id)
+        kafka = PartitionedConsumer.create(self.kafka, s.group_id)
         redis_url, hook = s.platform_redis_url, s.notify_webhook_url
         self.redis = None if redis_url is None else TrinityRedis(redis_url.get_secret_value())
         secret = None if s.notify_webhook_secret is None else s.notify_webhook_secret.get_secret_value()
@@ -152,7 +152,7 @@ class Service:
 
     async def _prepare_topics(self, stop: asyncio.Event) -> bool:
         s = self.settings
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(**self.kafka.options())
         await admin.start()
         try:
             partitions = await wait_for_input_topic(admin, s.lifecycle_topic, stop)

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +18,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from adapters.kafka_connection import MECHANISMS, PROTOCOLS, KafkaConnection
 from statemachine.policy import Policy
 
 ENV_PREFIX = "WATCHDOG_"
@@ -33,6 +34,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False)
 
     kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers (host:port,...)")
+    kafka_security_protocol: str = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with SASL_*)")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password")
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle for TLS (default: the system's)")
+    kafka_ssl_certfile: str | None = Field(None, description="client certificate for mutual TLS")
+    kafka_ssl_keyfile: str | None = Field(None, description="client key for mutual TLS")
     database_url: str = Field("sqlite:///./watchdog.db", description="exec-watchdog's own store")
     auto_migrate: bool = Field(True, description="bring the store's schema up to date when a command opens it")
     heartbeat_timeout_s: Seconds = Field(90, description="silence before an execution is suspected")
@@ -88,6 +96,41 @@ class Settings(BaseSettings):
         None, ge=1, description="replication of the topics the service creates (default: min(3, brokers))"
     )
 
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Settings:
+        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
+        if protocol not in PROTOCOLS:
+            raise ValueError(
+                f"setting WATCHDOG_KAFKA_SECURITY_PROTOCOL: {protocol!r} is not one of {', '.join(PROTOCOLS)}"
+            )
+        if protocol.startswith("SASL_"):
+            if mechanism not in MECHANISMS:
+                raise ValueError(
+                    f"setting WATCHDOG_KAFKA_SASL_MECHANISM: {mechanism!r} is not one of {', '.join(MECHANISMS)} "
+                    f"(required with {protocol})"
+                )
+            if not self.kafka_sasl_username or self.kafka_sasl_password is None:
+                raise ValueError(
+                    "settings WATCHDOG_KAFKA_SASL_USERNAME and WATCHDOG_KAFKA_SASL_PASSWORD are required with "
+                    f"{protocol} (the password may come from a file in WATCHDOG_SECRETS_DIR)"
+                )
+        return self
+
+    def kafka(self) -> KafkaConnection:
+        if not self.kafka_bootstrap:
+            raise ValueError("WATCHDOG_KAFKA_BOOTSTRAP is not set")
+        password = self.kafka_sasl_password
+        return KafkaConnection(
+            self.kafka_bootstrap,
+            self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_sasl_username,
+            None if password is None else password.get_secret_value(),
+            self.kafka_ssl_cafile,
+            self.kafka_ssl_certfile,
+            self.kafka_ssl_keyfile,
+        )
+
     @field_validator("agent_url_template")
     @classmethod
     def _template_names_the_agent(cls, value: str) -> str:
@@ -104,7 +147,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlFile(settings_cls))
+        return (init_settings, env_settings, file_secret_settings, _TomlFile(settings_cls))
 
     def policy(self) -> Policy:
         return Policy(**{name: getattr(self, name) for name in Policy.model_fields})
@@ -143,8 +186,14 @@ class _TomlFile(PydanticBaseSettingsSource):
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings, or raise `ConfigError` with one line per bad setting."""
     token = _config_file.set(config_file)
+    secrets_dir = os.environ.get(f"{ENV_PREFIX}SECRETS_DIR")
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if secrets_dir:
+        if not Path(secrets_dir).is_dir():
+            raise ConfigError(f"setting {ENV_PREFIX}SECRETS_DIR: {secrets_dir!r} is not a directory")
+        values["_secrets_dir"] = secrets_dir
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**values)
     except ValidationError as error:
         raise ConfigError(_explain(error)) from None
     except SettingsError as error:  # a complex value (JSON) that does not parse
@@ -166,6 +215,9 @@ def _explain_unparsable(error: SettingsError) -> str:
 def _explain(error: ValidationError) -> str:
     lines = []
     for item in error.errors(include_url=False):
+        if not item["loc"]:  # a check across settings: its message names them
+            lines.append(str(item["msg"]).removeprefix("Value error, "))
+            continue
         name = str(item["loc"][0]) if item["loc"] else "?"
         field = Settings.model_fields.get(name)
         hint = f" ({field.description})" if field is not None and field.description else ""

@@ -6,18 +6,19 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from adapters.kafka_connection import KafkaConnection
 from consumers.partition import LogRecord
 
 
 class LogReader:
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection) -> None:
+        self.kafka = kafka
 
     async def read(self, topic: str, partition: int, start: int, end: int, timeout_s: float = 30) -> list[LogRecord]:
         """Records with offsets in [start, end), as far as the broker still holds them."""
         if end <= start:
             return []
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.kafka.options(), enable_auto_commit=False)
         await consumer.start()
         tp = TopicPartition(topic, partition)
         records: list[LogRecord] = []

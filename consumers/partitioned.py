@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import snapshots
 from adapters.audit_store import Checkpoint, DecisionRow
+from adapters.kafka_connection import KafkaConnection
 from adapters.store import OutboxItem, PartitionSnapshot, Store
 from app.metrics import Metrics
 from consumers.decision_records import decision_rows
@@ -73,9 +74,9 @@ class PartitionedConsumer:
         self.caught_up = False
 
     @staticmethod
-    def create(bootstrap: str, group_id: str) -> AIOKafkaConsumer:
+    def create(kafka: KafkaConnection, group_id: str) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka.options(),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
+from adapters.kafka_connection import KafkaConnection
 from consumers.partition import THROUGH_HEADER, Rejected
 from schemas.inputs import ControlEvent
 
 
 class Publisher:
-    def __init__(self, bootstrap: str, *, recoveries: str, dlq: str, control: str, audit: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection, *, recoveries: str, dlq: str, control: str, audit: str) -> None:
+        self.kafka = kafka
         self._producer: AIOKafkaProducer | None = None
         self.recoveries_topic = recoveries
         self.dlq_topic = dlq
@@ -20,9 +21,7 @@ class Publisher:
     async def start(self) -> None:
         # Plain at-least-once producer: exactly-once comes from deterministic ids and the ledger,
         # not from Kafka transactions or idempotent producers.
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False, linger_ms=5
-        )
+        self._producer = AIOKafkaProducer(**self.kafka.options(), acks="all", enable_idempotence=False, linger_ms=5)
         await self._producer.start()
 
     async def stop(self) -> None:
