@@ -72,7 +72,7 @@ class Service:
         policy = s.policy()
         await asyncio.to_thread(self.store.audit.save_policy, policy.digest, policy.model_dump_json())
         health = HealthServer(s.http_port, self.metrics, self.ready, s.http_host) if s.http_port else None
-        kafka = PartitionedConsumer.create(self.kafka, s.group_id)
+        kafka = PartitionedConsumer.create(self.kafka, s.group_id, s.kafka_session_timeout_s)
         redis_url, hook = s.platform_redis_url, s.notify_webhook_url
         self.redis = None if redis_url is None else TrinityRedis(redis_url.get_secret_value())
         secret = None if s.notify_webhook_secret is None else s.notify_webhook_secret.get_secret_value()

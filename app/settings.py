@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(8, ge=1, le=100, description="webhook: attempts before a delivery gives up")
     bridge_interval_s: Seconds = Field(15, description="how often `bridge` reads the platform")
     group_id: str = Field("exec-watchdog", min_length=1, description="the Kafka consumer group")
+    kafka_session_timeout_s: float = Field(
+        10, ge=1, le=300, description="how long the group waits for a silent instance before handing its partitions on"
+    )
     http_port: int = Field(9464, ge=0, le=65535, description="/metrics, /healthz, /readyz; 0 turns it off")
     http_host: str = Field("127.0.0.1", min_length=1, description="address the HTTP endpoints bind to (0.0.0.0: all)")
     lifecycle_topic: str = Field("executions.lifecycle", min_length=1, description="input topic")

@@ -74,7 +74,7 @@ class PartitionedConsumer:
         self.caught_up = False
 
     @staticmethod
-    def create(kafka: KafkaConnection, group_id: str) -> AIOKafkaConsumer:
+    def create(kafka: KafkaConnection, group_id: str, session_timeout_s: float = 10) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             **kafka.options(),
             group_id=group_id,
@@ -82,6 +82,8 @@ class PartitionedConsumer:
             auto_offset_reset="earliest",
             partition_assignment_strategy=(RangePartitionAssignor,),
             max_poll_records=5000,
+            session_timeout_ms=int(session_timeout_s * 1000),
+            heartbeat_interval_ms=max(100, int(session_timeout_s * 1000 / 3)),
         )
 
     def subscribe(self) -> None:

@@ -5,13 +5,15 @@ pipeline, a network partition or an agent fleet restart than independent hangs. 
 `BRAKE_WINDOW_S`, once at least `BRAKE_MIN_EXECUTIONS` distinct executions became suspected or
 confirmed orphans and they are at least `BRAKE_SHARE` of the executions tracked (in all, or on one
 agent), the brake engages: one `incident` is announced, terminations and failure marks are held,
-probing goes on. When the spike has left the window it releases by itself; held orphans are then
-probed again before anything is done to them. Pure: time comes from the ticks that prune the window.
+probing goes on. It releases by itself as soon as the spike has subsided: too few of those
+executions are still suspect (probes or heartbeats cleared them) or the window has passed; held
+orphans are then probed again before anything is done to them. Pure: time comes from the ticks that prune the window.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from statemachine.policy import Policy
@@ -37,13 +39,21 @@ class Brake:
         while self.recent and self.recent[0][0] < horizon:
             self.recent.popleft()
 
-    def spike(self, tracked: int, tracked_by_agent: Counter[str], policy: Policy) -> tuple[str, list[str]] | None:
-        """(scope, affected executions) when the spike calls for the brake, else None."""
+    def spike(
+        self,
+        tracked: int,
+        tracked_by_agent: Counter[str],
+        policy: Policy,
+        still_suspect: Callable[[str], bool] = lambda execution_id: True,
+    ) -> tuple[str, list[str]] | None:
+        """(scope, affected executions) when the spike calls for the brake, else None. Only executions
+        still suspected or confirmed count: once probes or heartbeats have cleared them, it has subsided."""
         if not policy.brake_enabled:
             return None
         affected: dict[str, str] = {}
         for _, execution_id, agent in self.recent:
-            affected[execution_id] = agent
+            if still_suspect(execution_id):
+                affected[execution_id] = agent
         if len(affected) < policy.brake_min_executions:
             return None
         if len(affected) >= policy.brake_share * max(tracked, 1):

@@ -187,9 +187,15 @@ class Engine:
                 record = self.records[output.execution_id]
                 self._store(record, replace(record, held=True, action_kind=None, action_id=None))
 
+    def _still_suspect(self, execution_id: str) -> bool:
+        record = self.records.get(execution_id)
+        return record is not None and record.state in (State.SUSPECTED, State.CONFIRMED_ORPHAN)
+
     def _maybe_release(self, now: int, iid: str) -> list[Output]:
         self.brake.prune(now, self.policy)
-        if not self.brake.engaged or self.brake.spike(sum(self._active.values()), self._active, self.policy):
+        if not self.brake.engaged or self.brake.spike(
+            sum(self._active.values()), self._active, self.policy, self._still_suspect
+        ):
             return []
         engaged_at, self.brake.engaged_at = self.brake.engaged_at or now, None
         self.brake.rechecking = set(self._held)
