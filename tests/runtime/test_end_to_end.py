@@ -222,3 +222,21 @@ async def test_misbehaving_agents_are_unreachable_never_a_reason_to_kill(
     assert sorted(e["agent_name"] for e in recoveries(records)) == sorted(modes)
     assert {e["action"] for e in recoveries(records)} == {"agent_unreachable"}
     assert fleet.terminates == {}
+
+
+async def test_the_last_record_of_a_quiet_topic_is_applied(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet)
+    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 1)
+    async with running(settings), producer(kafka_bootstrap) as p:
+        await asyncio.sleep(1)
+        for n in range(300):  # one large final batch, then silence: the orphan's start is at its very end
+            fleet.start_execution(AGENT, f"busy-{n}")
+            await p.send(settings.lifecycle_topic, lifecycle("started", f"busy-{n}", AGENT), key=b"alone-1")
+        await p.send(settings.lifecycle_topic, lifecycle("started", "alone-1", AGENT, -5), key=b"alone-1")
+        await p.flush()
+        records = await read_topic(
+            kafka_bootstrap, settings.recoveries_topic, until=lambda rs: bool(recoveries(rs)), timeout_s=20
+        )
+    assert [e["execution_id"] for e in recoveries(records)] == ["alone-1"]

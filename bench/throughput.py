@@ -1,0 +1,150 @@
+"""Throughput: `exec-watchdog run` against a bare aiokafka consumer that only json.loads each record.
+
+    python -m bench.throughput [--executions 20000] [--runs 3]
+
+Both read the same records from the same local broker (one `started` and nine heartbeats per
+execution, 6 partitions). Target: the service at 0.8x the bare consumer or better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from app.local_broker import TansuBroker
+from app.service import Service
+from app.settings import load_settings
+from app.standin_fleet import StandinFleet
+from bench.report import Figure, report
+from statemachine.timestamps import iso
+
+
+async def fill(bootstrap: str, topic: str, executions: int) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 6, 1)])
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
+    await producer.start()
+    now = time.time_ns() // 1000
+    sent = 0
+    for beat in range(10):
+        for n in range(executions):
+            kind = "started" if beat == 0 else "heartbeat"
+            body = {
+                "schema_version": 1,
+                "event_id": f"e{n}-{beat}",
+                "type": f"execution.{kind}",
+                "execution_id": f"exec-{n:07d}",
+                "agent_name": f"bot-{n % 50}",
+                "occurred_at": iso(now + beat * 1_000_000),
+            }
+            await producer.send(topic, json.dumps(body).encode(), key=f"exec-{n:07d}".encode())
+            sent += 1
+    await producer.flush()
+    await producer.stop()
+    return sent
+
+
+async def bare(bootstrap: str, topic: str, total: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bare-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5000,
+    )
+    await consumer.start()
+    seen, started = 0, None
+    try:
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            if started is None and batches:
+                started = time.perf_counter()
+            for messages in batches.values():
+                for m in messages:
+                    json.loads(m.value)
+                seen += len(messages)
+    finally:
+        await consumer.stop()
+    return total / (time.perf_counter() - (started or time.perf_counter()))
+
+
+async def watchdog(bootstrap: str, topic: str, total: int, fleet: StandinFleet) -> float:
+    tmp = Path(tempfile.mkdtemp())
+    tag = uuid.uuid4().hex[:6]
+    settings = load_settings(
+        None,
+        kafka_bootstrap=bootstrap,
+        lifecycle_topic=topic,
+        group_id=f"wd-{tag}",
+        control_topic=f"control-{tag}",
+        recoveries_topic=f"rec-{tag}",
+        dlq_topic=f"dlq-{tag}",
+        audit_topic=f"audit-{tag}",
+        database_url=f"sqlite:///{tmp / 'w.db'}",
+        tick_interval_s=0.2,
+        http_port=0,
+        agent_url_template=fleet.url_template,
+        brake_enabled=False,
+    )
+    service = Service(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    while not service.owned():
+        await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    assert service.consumer is not None
+    while sum(p.lifecycle_next for p in service.consumer.owned.values()) < total:
+        await asyncio.sleep(0.01)
+    rate = total / (time.perf_counter() - started)
+    stop.set()
+    await task
+    return rate
+
+
+async def run(executions: int, runs: int) -> dict[str, object]:
+    broker = TansuBroker()
+    bootstrap = broker.start()
+    fleet = StandinFleet()
+    fleet.start()
+    try:
+        topic = f"lifecycle-{uuid.uuid4().hex[:6]}"
+        total = await fill(bootstrap, topic, executions)
+        bare_rates, watchdog_rates = [], []
+        for _ in range(runs):
+            bare_rates.append(await bare(bootstrap, topic, total))
+            watchdog_rates.append(await watchdog(bootstrap, topic, total, fleet))
+    finally:
+        fleet.stop()
+        broker.stop()
+    ratios = [w / b for w, b in zip(watchdog_rates, bare_rates, strict=True)]
+    figures = [
+        Figure("bare consumer + json.loads", "records/s", bare_rates),
+        Figure("exec-watchdog run", "records/s", watchdog_rates),
+        Figure("ratio (run / bare)", "x", ratios),
+    ]
+    return report(
+        f"throughput: {total:,} records, 6 partitions", figures, {"target_ratio": 0.8, "met": figures[2].median >= 0.8}
+    )
+
+
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--executions", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    return asyncio.run(run(args.executions, args.runs))
+
+
+if __name__ == "__main__":
+    main()
