@@ -1,0 +1,30 @@
+"""Each benchmark runs at a tiny size (the figures themselves come from `python -m bench.NAME`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import audit_latency, memory, replay_speed, throughput, timers
+
+
+def test_timers_runs() -> None:
+    result = timers.main(["--executions", "2000", "--due", "10", "--runs", "2"])
+    assert result["figures"]
+
+
+def test_memory_runs() -> None:
+    assert memory.main(["--executions", "2000", "--runs", "1"])["figures"]
+
+
+def test_replay_speed_runs() -> None:
+    assert replay_speed.main(["--executions", "200", "--runs", "1"])["figures"]
+
+
+def test_audit_latency_runs(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.argv", ["audit_latency", "--executions", "2000", "--samples", "5"])
+    audit_latency.main()
+
+
+@pytest.mark.kafka
+def test_throughput_runs() -> None:
+    assert throughput.main(["--executions", "200", "--runs", "1"])["figures"]
