@@ -12,6 +12,7 @@ import argparse
 import json
 import time
 
+from bench.history import lifecycle_records
 from bench.report import measure, report
 from consumers.decision_records import decision_rows
 from consumers.partition import LogRecord, PartitionState
@@ -22,19 +23,10 @@ T0 = 1_796_000_000_000_000
 
 
 def logs(executions: int) -> tuple[list[LogRecord], list[LogRecord]]:
-    lifecycle: list[LogRecord] = []
-    for beat in range(10):
-        for n in range(executions):
-            kind = "started" if beat == 0 else "heartbeat"
-            body = {
-                "schema_version": 1,
-                "event_id": f"e{n}-{beat}",
-                "type": f"execution.{kind}",
-                "execution_id": f"exec-{n:07d}",
-                "agent_name": f"bot-{n % 50}",
-                "occurred_at": iso(T0 + beat * 10_000_000 + n),
-            }
-            lifecycle.append(LogRecord(len(lifecycle), None, json.dumps(body).encode()))
+    lifecycle = [
+        LogRecord(offset, key, value)
+        for offset, (key, value) in enumerate(lifecycle_records(executions, T0, 10_000_000))
+    ]
     control = []
     per_tick = max(1, len(lifecycle) // 100)
     for t in range(100):

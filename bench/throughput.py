@@ -23,8 +23,8 @@ from app.local_broker import TansuBroker
 from app.service import Service
 from app.settings import load_settings
 from app.standin_fleet import StandinFleet
+from bench.history import lifecycle_records
 from bench.report import Figure, report
-from statemachine.timestamps import iso
 
 
 async def fill(bootstrap: str, topic: str, executions: int) -> int:
@@ -34,21 +34,10 @@ async def fill(bootstrap: str, topic: str, executions: int) -> int:
     await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
     await producer.start()
-    now = time.time_ns() // 1000
     sent = 0
-    for beat in range(10):
-        for n in range(executions):
-            kind = "started" if beat == 0 else "heartbeat"
-            body = {
-                "schema_version": 1,
-                "event_id": f"e{n}-{beat}",
-                "type": f"execution.{kind}",
-                "execution_id": f"exec-{n:07d}",
-                "agent_name": f"bot-{n % 50}",
-                "occurred_at": iso(now + beat * 1_000_000),
-            }
-            await producer.send(topic, json.dumps(body).encode(), key=f"exec-{n:07d}".encode())
-            sent += 1
+    for key, value in lifecycle_records(executions, time.time_ns() // 1000, 1_000_000):
+        await producer.send(topic, value, key=key)
+        sent += 1
     await producer.flush()
     await producer.stop()
     return sent

@@ -195,3 +195,10 @@ def spawn(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[2],
         )
+
+
+async def keep_beating(p: AIOKafkaProducer, topic: str, execution_id: str, agent: str, every_s: float = 0.2) -> None:
+    """Heartbeats for one execution until cancelled: the process is alive."""
+    while True:
+        await p.send_and_wait(topic, lifecycle("heartbeat", execution_id, agent), key=execution_id.encode())
+        await asyncio.sleep(every_s)

@@ -19,6 +19,7 @@ from app.standin_fleet import StandinFleet
 from tests.postgres import fresh_schema
 from tests.runtime.harness import (
     create_topic,
+    keep_beating,
     lifecycle,
     producer,
     read_topic,
@@ -77,12 +78,8 @@ async def test_a_hung_execution_is_terminated_once_and_marked_failed(
         await p.send_and_wait(topic, lifecycle("started", "hung-1", "etl-bot", timeout_seconds=2), key=b"hung-1")
 
         # It keeps heartbeating (the process is alive) but runs past its 2 s timeout.
-        async def heartbeat() -> None:
-            while True:
-                await p.send_and_wait(topic, lifecycle("heartbeat", "hung-1", "etl-bot"), key=b"hung-1")
-                await asyncio.sleep(0.2)
 
-        beating = asyncio.create_task(heartbeat())
+        beating = asyncio.create_task(keep_beating(p, topic, "hung-1", "etl-bot"))
         try:
             records = await read_topic(
                 kafka_bootstrap,

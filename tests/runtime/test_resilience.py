@@ -16,6 +16,7 @@ from app.local_broker import free_port
 from app.standin_fleet import StandinFleet
 from tests.runtime.harness import (
     create_topic,
+    keep_beating,
     lifecycle,
     producer,
     read_topic,
@@ -42,12 +43,7 @@ async def test_a_restart_after_sigkill_resumes_without_repeating_the_terminate(
         async with producer(kafka_bootstrap) as p:
             await p.send_and_wait(topic, lifecycle("started", "hung-1", "etl-bot", timeout_seconds=2), key=b"hung-1")
 
-            async def heartbeat() -> None:
-                while True:
-                    await p.send_and_wait(topic, lifecycle("heartbeat", "hung-1", "etl-bot"), key=b"hung-1")
-                    await asyncio.sleep(0.2)
-
-            beating = asyncio.create_task(heartbeat())
+            beating = asyncio.create_task(keep_beating(p, topic, "hung-1", "etl-bot"))
             # The moment the agent has been asked to terminate, the service dies without warning.
             assert await wait_for(lambda: fleet.terminates[("etl-bot", "hung-1")] >= 1, timeout_s=40)
             first.send_signal(signal.SIGKILL)
