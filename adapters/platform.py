@@ -12,9 +12,7 @@ class Platform(Protocol):
     wants_error_context: bool
     """True when the failure is written somewhere people read it (worth the agent's last error)."""
 
-    async def mark_failed(
-        self, execution_id: str, error: str, completed_at: datetime, started_at: datetime | None
-    ) -> MarkOutcome: ...
+    async def mark_failed(self, execution_id: str, error: str, completed_at: datetime) -> MarkOutcome: ...
 
     async def aclose(self) -> None: ...
 
@@ -24,9 +22,7 @@ class NoPlatform:
 
     wants_error_context = False
 
-    async def mark_failed(
-        self, execution_id: str, error: str, completed_at: datetime, started_at: datetime | None
-    ) -> MarkOutcome:
+    async def mark_failed(self, execution_id: str, error: str, completed_at: datetime) -> MarkOutcome:
         return "ok"
 
     async def aclose(self) -> None:

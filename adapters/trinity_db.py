@@ -143,9 +143,7 @@ class TrinityPlatform:
     def __init__(self, database: TrinityDatabase) -> None:
         self.database = database
 
-    async def mark_failed(
-        self, execution_id: str, error: str, completed_at: datetime, started_at: datetime | None
-    ) -> MarkOutcome:
+    async def mark_failed(self, execution_id: str, error: str, completed_at: datetime) -> MarkOutcome:
         try:
             return await asyncio.to_thread(self.database.mark_failed_sync, execution_id, error, completed_at)
         except SQLAlchemyError:

@@ -18,7 +18,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import datetime
 
 from adapters.agent_api import AgentApi, Known, Unreachable, enrich_error
 from adapters.platform import Platform
@@ -168,17 +167,10 @@ class EffectRunner:
         return await self.agents.terminate(row.agent_name, row.execution_id)
 
     async def _mark_failed(self, row: OutboxRow) -> str:
-        command = json.loads(row.payload)
-        started_at = command.get("started_at")
-        error = command.get("error") or ""
+        error = json.loads(row.payload).get("error") or ""
         if self.platform.wants_error_context:
             error = enrich_error(error, await self.agents.last_error(row.agent_name, row.execution_id))
-        return await self.platform.mark_failed(
-            row.execution_id,
-            error,
-            from_micros(_now_us()),
-            None if started_at is None else datetime.fromisoformat(started_at),
-        )
+        return await self.platform.mark_failed(row.execution_id, error, from_micros(_now_us()))
 
     async def _settle(self, row: OutboxRow, outcome: str, observed_us: int) -> None:
         await asyncio.to_thread(self.store.record_outcome, row.id, outcome, observed_us)

@@ -11,10 +11,9 @@ from schemas.outputs import Command, Output, RecoveryEvent
 
 
 def command_payload(command: Command) -> str:
-    """The command with the fields its public JSON leaves out (error, started_at, attempt)."""
+    """The command with the fields its public JSON leaves out (error, attempt)."""
     body = command.model_dump(mode="json", by_alias=True)
     body["error"] = command.error
-    body["started_at"] = None if command.started_at is None else command.started_at.isoformat()
     body["attempt"] = command.attempt
     return json.dumps(body)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from schemas.fields import State
-from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
+from schemas.inputs import CommandResult, InputEvent, ProbeResult, Tick
 from schemas.outputs import Output, Transition
 from schemas.parsing import InvalidInput, parse_input, parse_lifecycle
 from statemachine.engine import Engine
@@ -183,4 +183,4 @@ def _parse_control(data: bytes) -> InputEvent:
     return event
 
 
-__all__ = ["Applied", "Change", "Drained", "LifecycleEvent", "LogRecord", "PartitionState", "Rejected"]
+__all__ = ["Applied", "Change", "Drained", "LogRecord", "PartitionState", "Rejected"]

@@ -36,9 +36,9 @@ class Transition(_Output):
 class Command(_Output):
     """An effect the runtime must carry out; its result comes back as a `CommandResult` or `ProbeResult`.
 
-    `error` and `started_at` travel with `mark_failed` to the effect runner (the platform row needs
-    them), and `attempt` numbers the retries of one command id (each attempt is executed at most
-    once); none of them is part of the command's public JSON (contract §7).
+    `error` travels with `mark_failed` to the effect runner (the platform row needs it), and
+    `attempt` numbers the retries of one command id (each attempt is executed at most once); neither
+    is part of the command's public JSON (contract §7).
     """
 
     type: Literal["command"] = "command"
@@ -48,7 +48,6 @@ class Command(_Output):
     agent_name: AgentName
     at: AwareDatetime
     error: str | None = Field(default=None, exclude=True)
-    started_at: AwareDatetime | None = Field(default=None, exclude=True)
     attempt: int = Field(default=0, ge=0, exclude=True)
 
 

@@ -218,7 +218,3 @@ class Engine:
     def state_of(self, execution_id: str) -> State | None:
         record = self.records.get(execution_id)
         return None if record is None else record.state
-
-    def pending_deadlines(self) -> int:
-        """Heap entries, live or stale (for metrics and tests)."""
-        return len(self._heap)

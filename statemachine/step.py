@@ -62,7 +62,6 @@ class Step:
                 agent_name=self.rec.agent_name,
                 at=from_micros(self.at),
                 error=self.rec.error if marking else None,
-                started_at=from_micros(self.rec.started_at) if marking else None,
                 attempt=self.rec.action_attempts if reuse_id else 0,
             )
         )
