@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import astuple, fields
+from operator import attrgetter
 
 from schemas.fields import State
 from statemachine.brake import Brake
 from statemachine.engine import Engine
 from statemachine.policy import Policy
-from statemachine.record import ExecutionRecord
+from statemachine.record import FIELD_NAMES, ExecutionRecord
 
-_FIELDS = [f.name for f in fields(ExecutionRecord)]
+_FIELDS = list(FIELD_NAMES)
 _STATE_INDEX = _FIELDS.index("state")
+_values = attrgetter(*_FIELDS)
+_STATES = {state.value: state for state in State}
 FORMAT = 1
 
 
 def encode(engine: Engine) -> bytes:
     rows = []
     for record in engine.records.values():
-        row = list(astuple(record))
+        row = list(_values(record))
         row[_STATE_INDEX] = record.state.value
         rows.append(row)
     brake = {
@@ -38,10 +40,15 @@ def decode(data: bytes, policy: Policy) -> Engine:
         raise ValueError(f"snapshot format {body.get('format')!r} is not readable by this build (reads {FORMAT})")
     names: list[str] = body["fields"]
     records = []
-    for row in body["records"]:
-        values = dict(zip(names, row, strict=True))  # fields added later take their defaults
-        values["state"] = State(values["state"])
-        records.append(ExecutionRecord(**{k: v for k, v in values.items() if k in _FIELDS}))
+    if names == _FIELDS:
+        for row in body["records"]:
+            row[_STATE_INDEX] = _STATES[row[_STATE_INDEX]]
+            records.append(ExecutionRecord(*row))
+    else:  # written by another build: match by name; fields added later take their defaults
+        for row in body["records"]:
+            values = dict(zip(names, row, strict=True))
+            values["state"] = State(values["state"])
+            records.append(ExecutionRecord(**{k: v for k, v in values.items() if k in _FIELDS}))
     saved = body.get("brake") or {}
     recent = deque((int(t), str(x), str(a)) for t, x, a in saved.get("recent", []))
     brake = Brake(saved.get("engaged_at"), recent, set(saved.get("rechecking", [])))

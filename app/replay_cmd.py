@@ -96,7 +96,7 @@ async def _verify(replayer: Replayer, partitions: list[int], request: ReplayRequ
         if difference is not None:
             print(difference.render())
             return EXIT_DIFFERENT
-        checked += len(history.applied)
+        checked += len(history.applied) + history.quiet
     print(f"replay --verify: {checked} inputs re-applied over {len(partitions)} partitions; every decision identical")
     return EXIT_OK
 
@@ -106,7 +106,7 @@ async def _export(replayer: Replayer, partitions: list[int], request: ReplayRequ
     written = 0
     with open(request.export_path, "w", encoding="utf-8") as out:
         for p in partitions:
-            history = await replayer.run(p)
+            history = await replayer.run(p, every_input=True)
             written += _write_inputs(history, out, request.execution_id, since_us)
     print(f"replay --export: {written} inputs written to {request.export_path}; `exec-watchdog simulate` replays them")
     return EXIT_OK

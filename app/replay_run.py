@@ -33,6 +33,8 @@ class PartitionHistory:
     applied: list[Applied] = field(default_factory=list)
     digests: list[str] = field(default_factory=list)
     """The policy digest in force for each applied input."""
+    quiet: int = 0
+    """Heartbeats of running executions, applied but not listed in `applied` (they decide nothing)."""
     recorded: list[DecisionRow] = field(default_factory=list)
     lifecycle: list[LogRecord] = field(default_factory=list)
     control: list[LogRecord] = field(default_factory=list)
@@ -68,8 +70,12 @@ class Replayer:
         policy: Policy | None = None,
         keep_control: Callable[[LogRecord], bool] = lambda r: True,
         respond: Respond | None = None,
+        every_input: bool = False,
     ) -> PartitionHistory:
-        """Replay one partition; `policy` overrides the recorded ones (what-if)."""
+        """Replay one partition; `policy` overrides the recorded ones (what-if).
+
+        Heartbeats that only moved time are counted in `quiet`, not listed, unless `every_input`.
+        """
         marks = self.audit.checkpoints(self.lifecycle_topic, partition)
         if not marks:
             raise MissingHistory(f"no checkpoint for partition {partition}")
@@ -95,6 +101,7 @@ class Replayer:
             lifecycle_offset=start.lifecycle_offset,
             control_offset=start.control_offset,
             respond=respond,
+            keep_quiet=every_input,
         )
         added_l, added_c = start.lifecycle_offset, start.control_offset
         for mark in [*later, None]:
@@ -103,9 +110,10 @@ class Replayer:
             state.add_lifecycle([r for r in history.lifecycle if added_l <= r.offset < stop_l], fetched_to=stop_l)
             state.add_control([r for r in history.control if added_c <= r.offset < stop_c])
             added_l, added_c = max(added_l, stop_l), max(added_c, stop_c)
-            drained = state.drain().applied
-            history.applied += drained
-            history.digests += [history.policies[-1]] * len(drained)
+            drained = state.drain()
+            history.applied += drained.applied
+            history.quiet += drained.quiet
+            history.digests += [history.policies[-1]] * len(drained.applied)
             if mark is not None and policy is None and mark.policy_digest != history.policies[-1]:
                 state.engine = Engine(
                     self.policy(mark.policy_digest), state.engine.records.values(), state.engine.clock

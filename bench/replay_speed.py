@@ -37,14 +37,16 @@ def logs(executions: int) -> tuple[list[LogRecord], list[LogRecord]]:
 
 
 def replay_rate(lifecycle: list[LogRecord], control: list[LogRecord]) -> float:
-    state = PartitionState(0, Engine(Policy(brake_enabled=False)), lifecycle_topic="l", control_topic="c")
+    state = PartitionState(
+        0, Engine(Policy(brake_enabled=False)), lifecycle_topic="l", control_topic="c", keep_quiet=False
+    )
     started = time.perf_counter()
     state.add_lifecycle(lifecycle, fetched_to=len(lifecycle))
     state.add_control(control)
-    applied = state.drain().applied
-    decision_rows(applied, 0, "digest")
+    drained = state.drain()
+    decision_rows(drained.applied, 0, "digest")
     elapsed = time.perf_counter() - started
-    return len(applied) / elapsed
+    return (len(drained.applied) + drained.quiet) / elapsed
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

@@ -13,9 +13,11 @@ same inputs in exactly the same order, and so makes exactly the same decisions w
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from schemas.fast_heartbeat import plain_heartbeat
 from schemas.fields import State
 from schemas.inputs import CommandResult, InputEvent, ProbeResult, Tick
 from schemas.outputs import Output, Transition
@@ -23,6 +25,19 @@ from schemas.parsing import InvalidInput, parse_input, parse_lifecycle
 from statemachine.engine import Engine
 
 THROUGH_HEADER = "through"
+
+
+class KafkaRecord(Protocol):
+    """What the partition reads of a record: aiokafka's `ConsumerRecord` has it, and so has `LogRecord`."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +49,16 @@ class LogRecord:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
 
-    def through(self) -> int:
-        for name, value in self.headers:
-            if name == THROUGH_HEADER:
-                try:
-                    return max(0, int(value))
-                except ValueError:
-                    return 0
-        return 0
+
+def through_of(record: KafkaRecord) -> int:
+    """The lifecycle offset a control record vouches for (0 when it names none)."""
+    for name, value in record.headers:
+        if name == THROUGH_HEADER:
+            try:
+                return max(0, int(value))
+            except ValueError:
+                return 0
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +67,7 @@ class Rejected:
 
     topic: str
     offset: int
-    record: LogRecord
+    record: KafkaRecord
     reason: str
 
 
@@ -79,6 +96,8 @@ class Applied:
 class Drained:
     applied: list[Applied] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    quiet: int = 0
+    """Heartbeats of running executions applied on the hot path: they decide nothing, so no `Applied`."""
 
     @property
     def outputs(self) -> list[Output]:
@@ -96,6 +115,7 @@ class PartitionState:
         lifecycle_offset: int = 0,
         control_offset: int = 0,
         respond: Callable[[list[Output]], list[InputEvent]] | None = None,
+        keep_quiet: bool = True,
     ) -> None:
         self.partition = partition
         self.engine = engine
@@ -108,14 +128,16 @@ class PartitionState:
         """Every lifecycle record below this offset has been read from the broker."""
         self.respond = respond
         """What-if backtests answer commands at once, instead of reading answers from the log."""
-        self._lifecycle: deque[LogRecord] = deque()
-        self._control: deque[LogRecord] = deque()
+        self.keep_quiet = keep_quiet
+        """List every input in `Drained.applied` (an export needs them); else quiet heartbeats are counted."""
+        self._lifecycle: deque[KafkaRecord] = deque()
+        self._control: deque[KafkaRecord] = deque()
 
-    def add_lifecycle(self, records: list[LogRecord], fetched_to: int) -> None:
+    def add_lifecycle(self, records: Sequence[KafkaRecord], fetched_to: int) -> None:
         self._lifecycle.extend(r for r in records if r.offset >= self.lifecycle_next)
         self.lifecycle_fetched = max(self.lifecycle_fetched, fetched_to, *(r.offset + 1 for r in records))
 
-    def add_control(self, records: list[LogRecord]) -> None:
+    def add_control(self, records: Sequence[KafkaRecord]) -> None:
         self._control.extend(r for r in records if r.offset >= self.control_next)
 
     def waiting(self) -> int:
@@ -127,18 +149,30 @@ class PartitionState:
         drained = Drained()
         while self._control:
             record = self._control[0]
-            through = record.through()
+            through = through_of(record)
             if self.lifecycle_fetched < through:
                 break  # lifecycle records this control record vouches for are still unread
-            while self._lifecycle and self._lifecycle[0].offset < through:
-                self._apply(self._lifecycle.popleft(), self.lifecycle_topic, parse_lifecycle, drained)
+            self._apply_lifecycle_below(through, drained)
             self.lifecycle_next = max(self.lifecycle_next, through)
             self._control.popleft()
             self._apply(record, self.control_topic, _parse_control, drained)
             self.control_next = record.offset + 1
         return drained
 
-    def _apply(self, record: LogRecord, topic: str, parse: Callable[[bytes], InputEvent], drained: Drained) -> None:
+    def _apply_lifecycle_below(self, through: int, drained: Drained) -> None:
+        lifecycle, beat, quiet = self._lifecycle, self.engine.beat, 0
+        while lifecycle and lifecycle[0].offset < through:
+            record = lifecycle.popleft()
+            self.lifecycle_next = record.offset + 1
+            if not self.keep_quiet and record.value is not None:
+                plain = plain_heartbeat(record.value)
+                if plain is not None and beat(*plain):
+                    quiet += 1
+                    continue
+            self._apply(record, self.lifecycle_topic, parse_lifecycle, drained)
+        drained.quiet += quiet
+
+    def _apply(self, record: KafkaRecord, topic: str, parse: Callable[[bytes], InputEvent], drained: Drained) -> None:
         if topic == self.lifecycle_topic:
             self.lifecycle_next = record.offset + 1
         try:
@@ -183,4 +217,4 @@ def _parse_control(data: bytes) -> InputEvent:
     return event
 
 
-__all__ = ["Applied", "Change", "Drained", "LogRecord", "PartitionState", "Rejected"]
+__all__ = ["Applied", "Change", "Drained", "KafkaRecord", "LogRecord", "PartitionState", "Rejected", "through_of"]

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,7 +26,7 @@ from adapters.store import OutboxItem, PartitionSnapshot, Store
 from app.metrics import Metrics
 from consumers.decision_records import decision_rows
 from consumers.outbox_items import audit_items, outbox_items
-from consumers.partition import Drained, LogRecord, PartitionState
+from consumers.partition import Drained, PartitionState
 from producers.publisher import Publisher
 from statemachine.engine import Engine
 from statemachine.policy import Policy
@@ -97,20 +97,16 @@ class PartitionedConsumer:
             async with self._lock:
                 await self._process(batches)
 
-    async def _process(self, batches: dict[TopicPartition, list[object]]) -> None:
-        for tp, messages in batches.items():
+    async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        for tp, records in batches.items():
             state = self.owned.get(tp.partition)
             if state is None:
                 continue
-            records = [
-                LogRecord(m.offset, m.key, m.value, tuple(m.headers or ()))  # type: ignore[attr-defined]
-                for m in messages
-            ]
-            self.metrics.events.labels(tp.topic).inc(len(records))
             if tp.topic == self.lifecycle_topic:
                 state.add_lifecycle(records, fetched_to=0)
             else:
                 state.add_control(records)
+            self.metrics.events.labels(tp.topic).inc(len(records))
         items: list[OutboxItem] = []
         decided: list[DecisionRow] = []
         for partition, state in self.owned.items():
@@ -238,6 +234,7 @@ class PartitionedConsumer:
                     control_topic=self.control_topic,
                     lifecycle_offset=lifecycle_offset,
                     control_offset=control_offset,
+                    keep_quiet=False,
                 )
                 self._snapshot_at[p] = time.monotonic()
                 self._checkpoint_at[p] = 0.0  # a checkpoint at take-over: replays start from one

@@ -11,7 +11,6 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import replace
 
 from schemas.fields import State
 from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
@@ -56,7 +55,7 @@ class Engine:
         """Executions not yet ended, by agent (the brake's denominator)."""
         self._held: set[str] = set()
         for rec in records:
-            self._store(None, replace(rec, armed_at=None))
+            self._store(None, rec.but(armed_at=None))
 
     def apply(self, event: InputEvent) -> list[Output]:
         outputs = self._apply(event)
@@ -78,13 +77,23 @@ class Engine:
             return []
         return self._decide(record, event, input_id(event))
 
+    def beat(self, execution_id: str, at: int) -> bool:
+        """The heartbeat hot path: True when the heartbeat was a running execution's, and is applied.
+
+        It decides nothing and outputs nothing: only `last_seen` moves (the deadline re-arms lazily).
+        Otherwise (an unknown or not running execution) it changes nothing: `apply` the event instead.
+        """
+        record = self.records.get(execution_id)
+        if record is None or record.state is not State.RUNNING:
+            return False
+        if at > record.last_seen:
+            record.last_seen = at
+        return True
+
     def _lifecycle(self, event: LifecycleEvent) -> list[Output]:
-        record = self.records.get(event.execution_id)
-        if record is not None and record.state is State.RUNNING and event.type == "execution.heartbeat":
-            seen = to_micros(event.occurred_at)
-            if seen > record.last_seen:  # the hot path: a dict lookup and a compare
-                self.records[event.execution_id] = record.seen(seen)
+        if event.type == "execution.heartbeat" and self.beat(event.execution_id, to_micros(event.occurred_at)):
             return []
+        record = self.records.get(event.execution_id)
         if record is None:
             new, outputs = decide(
                 None, event, self.policy, input_id=event.event_id, clock=self.clock, braked=self.brake.engaged
@@ -119,7 +128,7 @@ class Engine:
         for record in popped:
             current = self.records.get(record.execution_id, record)  # a release may have moved it
             new, decided = decide(
-                replace(current, armed_at=None), Due(now), self.policy, input_id=iid, braked=self.brake.engaged
+                current.but(armed_at=None), Due(now), self.policy, input_id=iid, braked=self.brake.engaged
             )
             self._store(current, new, rearm_from_scratch=True)
             outputs.extend(decided)
@@ -142,9 +151,9 @@ class Engine:
         armed = None if rearm_from_scratch else new.armed_at
         if due is not None and (armed is None or due < armed):
             heapq.heappush(self._heap, (due, new.execution_id))
-            new = replace(new, armed_at=due)
+            new.armed_at = due
         elif rearm_from_scratch:
-            new = replace(new, armed_at=None)
+            new.armed_at = None
         self.records[new.execution_id] = new
 
     def _count(self, record: ExecutionRecord | None, sign: int) -> None:
@@ -185,7 +194,7 @@ class Engine:
             if isinstance(output, Command) and output.kind in ("terminate", "mark_failed") and output.attempt == 0:
                 outputs.remove(output)
                 record = self.records[output.execution_id]
-                self._store(record, replace(record, held=True, action_kind=None, action_id=None))
+                self._store(record, record.but(held=True, action_kind=None, action_id=None))
 
     def _still_suspect(self, execution_id: str) -> bool:
         record = self.records.get(execution_id)

@@ -1,9 +1,10 @@
-"""What the core remembers about one execution: a small immutable value."""
+"""What the core remembers about one execution: a small value with slots."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import Any, Literal
 
 from schemas.fields import State
 
@@ -11,9 +12,14 @@ ActionKind = Literal["terminate", "mark_failed"]
 RecoveryKind = Literal["orphan", "timeout"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExecutionRecord:
-    """Times are event-time microseconds since the epoch (see `statemachine.timestamps`)."""
+    """Times are event-time microseconds since the epoch (see `statemachine.timestamps`).
+
+    A value: `decide` never changes the record it is given, it returns a new one. The engine alone
+    writes two fields in place, on records it holds and has not handed out: `last_seen` on the
+    heartbeat hot path and `armed_at` (a frozen record costs a 23-field copy for each).
+    """
 
     execution_id: str
     agent_name: str
@@ -47,30 +53,13 @@ class ExecutionRecord:
     armed_at: int | None = None
     """The deadline this record holds in the engine's heap (owned by the engine)."""
 
-    def seen(self, at: int) -> ExecutionRecord:
-        """The heartbeat hot path: only `last_seen` moves."""
-        return ExecutionRecord(
-            self.execution_id,
-            self.agent_name,
-            self.state,
-            self.started_at,
-            at,
-            self.last_activity,
-            self.own_timeout_us,
-            self.seq,
-            self.probe_attempts,
-            self.next_probe_at,
-            self.unreachable,
-            self.idle_announced,
-            self.action_kind,
-            self.action_id,
-            self.action_attempts,
-            self.retry_at,
-            self.recovery,
-            self.evidence_at,
-            self.cause_id,
-            self.error,
-            self.ended_at,
-            self.held,
-            self.armed_at,
-        )
+    def but(self, **changes: Any) -> ExecutionRecord:
+        """A copy with `changes`: `dataclasses.replace` without its scan of the fields at every call."""
+        new = ExecutionRecord(*_field_values(self))
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
+
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ExecutionRecord))
+_field_values = attrgetter(*FIELD_NAMES)

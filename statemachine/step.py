@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from schemas.fields import State
@@ -35,7 +34,7 @@ class Step:
         """The mass-failure brake holds terminations and failure marks."""
 
     def update(self, **changes: Any) -> None:
-        self.rec = replace(self.rec, **changes)
+        self.rec = self.rec.but(**changes)
 
     def result(self) -> tuple[ExecutionRecord, list[Output]]:
         return self.rec, self.outputs
@@ -135,7 +134,7 @@ class Step:
             limit = timeout_us(self.rec, self.policy)
             reason = texts.idle_reason(
                 quiet_us=self.now - self.rec.last_activity,
-                idle_after_us=self.policy.micros(self.policy.idle_after_s),
+                idle_after_us=self.policy.idle_after_us,
                 ran_us=self.now - self.rec.started_at,
                 timeout_us=limit,
                 auto=self.policy.auto_terminate,
