@@ -82,14 +82,15 @@ class EffectRunner:
         for row in rows:
             self._in_flight[row.id] = row.partition
         probes: dict[str, list[OutboxRow]] = defaultdict(list)
-        work = []
+        records = [row for row in rows if row.kind in ("recovery", "audit") and row.status != "executed"]
+        work = [self._publish_records(records)] if records else []
         for row in rows:
             if row.status == "executed":
                 work.append(self._publish(row))
             elif row.kind == "probe":
                 probes[row.agent_name].append(row)
             elif row.kind in ("recovery", "audit"):
-                work.append(self._publish_record(row))
+                continue
             elif row.kind in ("release_slot", "ui_event"):
                 work.append(self._platform_redis(row))
             else:
@@ -123,12 +124,12 @@ class EffectRunner:
                 outcome = "unreachable"
             await self._settle(row, outcome, observed)
 
-    async def _publish_record(self, row: OutboxRow) -> None:
-        if row.kind == "recovery":
-            await self.publisher.recovery(row.payload, row.execution_id)
-        else:
-            await self.publisher.audit(row.payload, row.execution_id)
-        await asyncio.to_thread(self.store.mark_done, [row.id])
+    async def _publish_records(self, rows: list[OutboxRow]) -> None:
+        """Recovery and audit records: all sent at once, then marked done in one write."""
+        await self.publisher.records(
+            [("recovery" if r.kind == "recovery" else "audit", r.payload, r.execution_id) for r in rows]
+        )
+        await asyncio.to_thread(self.store.mark_done, [row.id for row in rows])
 
     async def _platform_redis(self, row: OutboxRow) -> None:
         """Slot release and UI event: done once, recorded; left pending while Redis is away."""

@@ -11,20 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.local_broker import TansuBroker
-from app.service import Service
-from app.settings import load_settings
 from app.standin_fleet import StandinFleet
 from bench.history import lifecycle_records
 from bench.report import Figure, report
+from bench.service_run import applied_lifecycle, running_service
 
 
 async def fill(bootstrap: str, topic: str, executions: int) -> int:
@@ -69,36 +66,11 @@ async def bare(bootstrap: str, topic: str, total: int) -> float:
 
 
 async def watchdog(bootstrap: str, topic: str, total: int, fleet: StandinFleet) -> float:
-    tmp = Path(tempfile.mkdtemp())
-    tag = uuid.uuid4().hex[:6]
-    settings = load_settings(
-        None,
-        kafka_bootstrap=bootstrap,
-        lifecycle_topic=topic,
-        group_id=f"wd-{tag}",
-        control_topic=f"control-{tag}",
-        recoveries_topic=f"rec-{tag}",
-        dlq_topic=f"dlq-{tag}",
-        audit_topic=f"audit-{tag}",
-        database_url=f"sqlite:///{tmp / 'w.db'}",
-        tick_interval_s=0.2,
-        http_port=0,
-        agent_url_template=fleet.url_template,
-        brake_enabled=False,
-    )
-    service = Service(settings)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    while not service.owned():
-        await asyncio.sleep(0.05)
-    started = time.perf_counter()
-    assert service.consumer is not None
-    while sum(p.lifecycle_next for p in service.consumer.owned.values()) < total:
-        await asyncio.sleep(0.01)
-    rate = total / (time.perf_counter() - started)
-    stop.set()
-    await task
-    return rate
+    async with running_service(bootstrap, topic, fleet) as service:
+        started = time.perf_counter()
+        while applied_lifecycle(service) < total:
+            await asyncio.sleep(0.01)
+        return total / (time.perf_counter() - started)
 
 
 async def run(executions: int, runs: int) -> dict[str, object]:

@@ -7,6 +7,7 @@ import json
 from adapters.audit_store import DecisionRow
 from consumers.partition import Applied
 from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
+from schemas.outputs import Output
 from statemachine.engine import input_id
 from statemachine.timestamps import to_micros
 
@@ -31,11 +32,17 @@ def decision_rows(applied: list[Applied], partition: int, policy_digest: str) ->
                     state_before=None if change.before is None else change.before.value,
                     state_after=None if change.after is None else change.after.value,
                     policy_digest=policy_digest,
-                    outputs_json=json.dumps([json.loads(o.model_dump_json(by_alias=True)) for o in change.outputs]),
+                    outputs_json=_outputs_json(change.outputs),
                     at_us=event_time(a.event),
                 )
             )
     return rows
+
+
+def _outputs_json(outputs: list[Output]) -> str:
+    if not outputs:
+        return "[]"
+    return json.dumps([json.loads(o.model_dump_json(by_alias=True)) for o in outputs])
 
 
 def _evidence(event: InputEvent) -> bool:

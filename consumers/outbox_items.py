@@ -70,16 +70,15 @@ def audit_items(rows: list[DecisionRow], topic: str) -> list[OutboxItem]:
 
 
 def decision_json(r: DecisionRow) -> str:
-    return json.dumps(
+    """The audit record of one decision. Its input and outputs are stored as JSON already: they are
+    embedded as they are, not parsed and written again."""
+    head = json.dumps(
         {
             "type": "watchdog.decision",
             "execution_id": r.execution_id,
             "source": f"{r.source_topic}/{r.partition}/{r.source_offset}",
             "input_id": r.input_id,
-            "input": json.loads(r.input_json),
-            "state_before": r.state_before,
-            "state_after": r.state_after,
-            "policy_digest": r.policy_digest,
-            "outputs": json.loads(r.outputs_json),
         }
     )
+    tail = json.dumps({"state_before": r.state_before, "state_after": r.state_after, "policy_digest": r.policy_digest})
+    return f'{head[:-1]}, "input": {r.input_json}, {tail[1:-1]}, "outputs": {r.outputs_json}}}'

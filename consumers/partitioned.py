@@ -71,6 +71,7 @@ class PartitionedConsumer:
         self.owned: dict[int, PartitionState] = {}
         self._snapshot_at: dict[int, float] = {}
         self._lock = asyncio.Lock()
+        self._writing: asyncio.Task[None] | None = None
         self.caught_up = False
 
     @staticmethod
@@ -96,6 +97,8 @@ class PartitionedConsumer:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=5000)
             async with self._lock:
                 await self._process(batches)
+        async with self._lock:
+            await self.written()
 
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         for tp, records in batches.items():
@@ -145,19 +148,38 @@ class PartitionedConsumer:
         decided: list[DecisionRow],
         checkpoint_partitions: list[int],
     ) -> None:
+        """Start writing this batch once the previous write is done: the next batch is read and
+        decided meanwhile, and writes land in order (a crash replays what was not written)."""
         snaps = {p: self._snapshot(self.owned[p]) for p in {*partitions, *checkpoint_partitions} if p in self.owned}
         marks = [self._checkpoint(p, snaps[p]) for p in checkpoint_partitions if p in snaps]
         if not items and not snaps:
             return
-        await self._save(snaps, items, decided, marks)
+        now = time.monotonic()
         for p in checkpoint_partitions:
-            self._checkpoint_at[p] = time.monotonic()
+            self._checkpoint_at[p] = now
+        for p in snaps:
+            self._snapshot_at[p] = now
+        await self.written()
+        self._writing = asyncio.create_task(self._write(snaps, items, decided, marks), name="persist")
+
+    async def written(self) -> None:
+        """Wait for the write in flight, if any (and raise what it raised). Cancelling the waiter
+        does not cancel the write: the next wait finds it still there."""
+        if self._writing is not None:
+            await asyncio.shield(self._writing)
+            self._writing = None
+
+    async def _write(
+        self,
+        snaps: dict[int, PartitionSnapshot],
+        items: list[OutboxItem],
+        decided: list[DecisionRow],
+        marks: list[Checkpoint],
+    ) -> None:
+        await self._save(snaps, items, decided, marks)
         if items:
             self.on_decisions()
         if snaps:
-            now = time.monotonic()
-            for p in snaps:
-                self._snapshot_at[p] = now
             await self._commit(snaps)
 
     def _checkpoint(self, partition: int, snap: PartitionSnapshot) -> Checkpoint:
@@ -219,6 +241,7 @@ class PartitionedConsumer:
         partitions = {tp.partition for tp in assigned if tp.topic == self.lifecycle_topic}
         partitions &= {tp.partition for tp in assigned if tp.topic == self.control_topic}
         async with self._lock:
+            await self.written()
             await self.on_adopt(partitions - set(self.owned))
             for p in sorted(partitions - set(self.owned)):
                 snap = await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, p)
@@ -252,6 +275,7 @@ class PartitionedConsumer:
     async def release(self, revoked: set[TopicPartition] | None = None) -> None:
         """Snapshot and hand back partitions (all of them when `revoked` is None)."""
         async with self._lock:
+            await self.written()
             partitions = set(self.owned) if revoked is None else {tp.partition for tp in revoked}
             partitions &= set(self.owned)
             if not partitions:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+from typing import Literal
+
 from aiokafka import AIOKafkaProducer
 
 from adapters.kafka_connection import KafkaConnection
 from consumers.partition import THROUGH_HEADER, Rejected
 from schemas.inputs import ControlEvent
+
+RecordKind = Literal["recovery", "audit"]
 
 
 class Publisher:
@@ -33,11 +39,13 @@ class Publisher:
         assert self._producer is not None, "Publisher.start() first"
         return self._producer
 
-    async def recovery(self, event_json: str, execution_id: str) -> None:
-        await self.producer.send_and_wait(self.recoveries_topic, event_json.encode(), key=execution_id.encode())
-
-    async def audit(self, decision_json: str, execution_id: str) -> None:
-        await self.producer.send_and_wait(self.audit_topic, decision_json.encode(), key=execution_id.encode())
+    async def records(self, records: Sequence[tuple[RecordKind, str, str]]) -> None:
+        """Send many `(kind, json, execution_id)` recovery or audit records; return when the broker has all."""
+        deliveries = []
+        for kind, payload, execution_id in records:
+            topic = self.recoveries_topic if kind == "recovery" else self.audit_topic
+            deliveries.append(await self.producer.send(topic, payload.encode(), key=execution_id.encode()))
+        await asyncio.gather(*deliveries)
 
     async def dead_letter(self, rejected: Rejected, partition: int) -> None:
         record = rejected.record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import audit_latency, memory, replay_speed, throughput, timers
+from bench import audit_latency, detection_latency, memory, replay_speed, throughput, timers
 
 
 def test_timers_runs() -> None:
@@ -28,3 +28,10 @@ def test_audit_latency_runs(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -
 @pytest.mark.kafka
 def test_throughput_runs() -> None:
     assert throughput.main(["--executions", "200", "--runs", "1"])["figures"]
+
+
+@pytest.mark.kafka
+def test_detection_latency_runs() -> None:
+    argv = ["--rate", "400", "--victims", "4", "--runs", "1", "--heartbeat-timeout", "2", "--tick", "0.5"]
+    result = detection_latency.main([*argv, "--warm-up", "3", "--spread", "1"])
+    assert result["figures"]

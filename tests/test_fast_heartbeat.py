@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,14 @@ from statemachine import Engine, Policy
 from statemachine.timestamps import to_micros
 from tests.events import at, lifecycle_json
 
+
+class AnyId:
+    """Tracked ids were validated when first seen: stand-in that tracks every id of the right shape."""
+
+    def __contains__(self, execution_id: object) -> bool:
+        return isinstance(execution_id, str) and re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", execution_id) is not None
+
+
 VALID = {
     "schema_version": 1,
     "event_id": "hb-1",
@@ -26,6 +35,7 @@ VALID = {
     "occurred_at": "2026-11-28T21:00:00.123456Z",
 }
 
+TRACKED = AnyId()
 odd_text = st.text(st.characters(codec="utf-8"), max_size=12) | st.text("aZ9_.:-\n\t é", max_size=130)
 timestamps = st.one_of(
     st.sampled_from(
@@ -79,7 +89,7 @@ def records(draw: st.DrawFn) -> bytes:
 @settings(max_examples=3000, deadline=None)
 @given(records())
 def test_what_the_fast_path_takes_the_full_parser_takes_and_reads_alike(raw: bytes) -> None:
-    fast = plain_heartbeat(raw)
+    fast = plain_heartbeat(raw, TRACKED)
     if fast is None:
         return
     event = parse_lifecycle(raw)  # raises if the fast path took a record the contract rejects
@@ -99,7 +109,7 @@ def test_every_plain_heartbeat_takes_the_fast_path(moment: object, execution_id:
         text = text[: 20 + digits] + text[26:]
     raw = json.dumps({**VALID, "execution_id": execution_id, "occurred_at": text.replace("+00:00", "Z")}).encode()
     event = parse_lifecycle(raw)
-    assert plain_heartbeat(raw) == (event.execution_id, to_micros(event.occurred_at))
+    assert plain_heartbeat(raw, TRACKED) == (event.execution_id, to_micros(event.occurred_at))
 
 
 @pytest.mark.parametrize(
@@ -118,7 +128,7 @@ def test_every_plain_heartbeat_takes_the_fast_path(moment: object, execution_id:
 )
 def test_a_bad_heartbeat_is_left_to_the_full_parser_which_names_the_field(changes: dict[str, object]) -> None:
     raw = json.dumps({**VALID, **changes}).encode()
-    assert plain_heartbeat(raw) is None
+    assert plain_heartbeat(raw, TRACKED) is None
     with pytest.raises(InvalidInput, match=next(iter(changes))):
         parse_lifecycle(raw)
 
@@ -126,7 +136,7 @@ def test_a_bad_heartbeat_is_left_to_the_full_parser_which_names_the_field(change
 def test_other_lifecycle_events_take_the_full_parser() -> None:
     for kind in ("started", "activity", "completed"):
         raw = lifecycle_json(kind, "exec-1", 0).encode()
-        assert plain_heartbeat(raw) is None and isinstance(parse_lifecycle(raw), LifecycleEvent)
+        assert plain_heartbeat(raw, TRACKED) is None and isinstance(parse_lifecycle(raw), LifecycleEvent)
 
 
 # ---- a partition decides the same with and without the fast path --------------------------------
