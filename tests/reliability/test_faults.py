@@ -51,6 +51,10 @@ async def test_sigkill_at_random_points_loses_nothing_and_repeats_no_effect(
         min_age_s=1,
         kafka_session_timeout_s=6,
         snapshot_interval_s=1,
+        # The healthy executions end within seconds; the orphans and hung ones outlive them and soon are
+        # most of what still runs, which the mass-failure brake rightly holds as a spike (its own tests
+        # cover that). This test is about crashes: every recovery must land exactly once.
+        brake_enabled=False,
     )
     await create_topic(kafka_bootstrap, settings.lifecycle_topic, 6)
     story = Fleet(fleet, size)
