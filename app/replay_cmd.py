@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TextIO
 
 from adapters.store import Store
+from app.collector import tune_for_long_lived_state
 from app.replay_run import MissingHistory, PartitionHistory, Replayer
 from app.replay_verify import first_difference
 from app.settings import Settings
@@ -39,6 +40,7 @@ def run_replay(settings: Settings, request: ReplayRequest, what_if_settings: Set
             file=sys.stderr,
         )
         return EXIT_USAGE
+    tune_for_long_lived_state()
     store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
     replayer = Replayer(
         store,

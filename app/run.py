@@ -8,6 +8,7 @@ import signal
 import sys
 
 from adapters.migrate import StoreNotMigrated
+from app.collector import tune_for_long_lived_state
 from app.logs import configure_logging
 from app.service import Service
 from app.settings import Settings
@@ -25,6 +26,7 @@ def run_service(settings: Settings) -> int:
         )
         return EXIT_USAGE
     configure_logging()
+    tune_for_long_lived_state()
     try:
         service = Service(settings)
     except (ValueError, StoreNotMigrated) as error:

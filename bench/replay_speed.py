@@ -12,6 +12,7 @@ import argparse
 import json
 import time
 
+from app.collector import tune_for_long_lived_state
 from bench.history import lifecycle_records
 from bench.report import measure, report
 from consumers.decision_records import decision_rows
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     lifecycle, control = logs(args.executions)
+    tune_for_long_lived_state()  # as `exec-watchdog replay` does
     figure = measure("inputs re-applied per second", "inputs/s", args.runs, lambda: replay_rate(lifecycle, control))
     return report(
         f"replay: {len(lifecycle) + len(control):,} inputs",

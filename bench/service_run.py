@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from app.collector import tune_for_long_lived_state
 from app.service import Service
 from app.settings import load_settings
 from app.standin_fleet import StandinFleet
@@ -37,6 +38,7 @@ async def running_service(
         "brake_enabled": False,
         **settings,
     }
+    tune_for_long_lived_state()  # as `exec-watchdog run` does
     service = Service(load_settings(None, **values))
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))

@@ -17,6 +17,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from app.collector import tune_for_long_lived_state
 from app.local_broker import TansuBroker
 from app.standin_fleet import StandinFleet
 from bench.history import lifecycle_records
@@ -74,6 +75,7 @@ async def watchdog(bootstrap: str, topic: str, total: int, fleet: StandinFleet) 
 
 
 async def run(executions: int, runs: int) -> dict[str, object]:
+    tune_for_long_lived_state()  # both sides under the collector settings `exec-watchdog run` uses
     broker = TansuBroker()
     bootstrap = broker.start()
     fleet = StandinFleet()
