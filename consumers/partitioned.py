@@ -169,6 +169,12 @@ class PartitionedConsumer:
             await asyncio.shield(self._writing)
             self._writing = None
 
+    def _checkpoint(self, partition: int, snap: PartitionSnapshot) -> Checkpoint:
+        clock = self.owned[partition].engine.clock
+        return Checkpoint(
+            partition, snap.lifecycle_offset, snap.control_offset, self.policy.digest, snap.snapshot, clock
+        )
+
     async def _write(
         self,
         snaps: dict[int, PartitionSnapshot],
@@ -176,36 +182,22 @@ class PartitionedConsumer:
         decided: list[DecisionRow],
         marks: list[Checkpoint],
     ) -> None:
-        await self._save(snaps, items, decided, marks)
-        if items:
-            self.on_decisions()
-        if snaps:
-            await self._commit(snaps)
-
-    def _checkpoint(self, partition: int, snap: PartitionSnapshot) -> Checkpoint:
-        clock = self.owned[partition].engine.clock
-        return Checkpoint(
-            partition, snap.lifecycle_offset, snap.control_offset, self.policy.digest, snap.snapshot, clock
-        )
-
-    async def _save(
-        self,
-        snaps: dict[int, PartitionSnapshot],
-        items: list[OutboxItem],
-        decided: list[DecisionRow],
-        marks: list[Checkpoint],
-    ) -> None:
-        """Write, retrying while the store is unavailable: the decisions are in memory, not lost."""
+        """Write, retrying while the store is unavailable (the decisions are in memory, not lost);
+        then wake the effect runner and commit the positions to Kafka."""
         delay = 0.2
         while True:
             try:
                 with self.metrics.store_seconds.labels("save").time():
                     await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items, decided, marks)
-                return
+                break
             except SQLAlchemyError as error:
                 log.warning("store unavailable (%s); retrying in %.1f s", type(error).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        if items:
+            self.on_decisions()
+        if snaps:
+            await self._commit(snaps)
 
     def _snapshot(self, state: PartitionState) -> PartitionSnapshot:
         return PartitionSnapshot(state.lifecycle_next, state.control_next, snapshots.encode(state.engine))

@@ -105,7 +105,7 @@ def _first_sight(
     if finish is not None:
         # Remember the end, so a late `started` or heartbeat cannot resurrect the execution.
         return ExecutionRecord(ev.execution_id, ev.agent_name, finish[1], t, t, t, own_timeout, ended_at=t)
-    stale_before = None if clock is None else clock - policy.terminal_retention_us
+    stale_before = None if clock is None else clock - policy.us.terminal_retention
     if ev.type != "execution.started" and stale_before is not None and t <= stale_before:
         return None  # a sign of life older than anything still remembered: evidence of nothing
     return ExecutionRecord(ev.execution_id, ev.agent_name, State.RUNNING, t, t, t, own_timeout)
@@ -125,7 +125,7 @@ def _probe_result(rec: ExecutionRecord, ev: ProbeResult, policy: Policy, input_i
         step.update(unreachable=False, probe_attempts=0)
         if not step.fire("probe_not_found", texts.orphan_reason(rec.agent_name, t)):
             # Too young to call an orphan (MIN_AGE_S): ask again once it is old enough.
-            step.update(next_probe_at=rec.started_at + policy.min_age_us)
+            step.update(next_probe_at=rec.started_at + policy.us.min_age)
     else:
         backoff = policy.backoff_micros(policy.probe_retry_s, policy.probe_retry_max_s, rec.probe_attempts)
         step.update(next_probe_at=t + backoff)
@@ -156,7 +156,7 @@ def _command_result(rec: ExecutionRecord, ev: CommandResult, policy: Policy, inp
 
 def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str, braked: bool) -> Decision:
     if rec.state.is_terminal:
-        expired = rec.ended_at is not None and now >= rec.ended_at + policy.terminal_retention_us
+        expired = rec.ended_at is not None and now >= rec.ended_at + policy.us.terminal_retention
         return (None if expired else rec), []
     step = Step(rec, policy, at=now, now=now, input_id=input_id, braked=braked)
     if rec.retry_at is not None and rec.retry_at <= now and rec.action_kind is not None:
@@ -165,7 +165,7 @@ def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str, braked: 
         else:
             step.update(retry_at=None)
             step.command(rec.action_kind, reuse_id=rec.action_id)
-    limit = policy.heartbeat_timeout_us
+    limit = policy.us.heartbeat_timeout
     if rec.state in (State.RUNNING, State.IDLE) and silent(rec, now, policy):
         step.fire("silence", texts.silence_cause(now - rec.last_seen, limit))
     elif rec.state is State.RUNNING and is_idle(rec, now, policy):
@@ -175,7 +175,7 @@ def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str, braked: 
                 now - rec.started_at,
                 timeout_us(rec, policy),
                 now - rec.last_activity,
-                policy.idle_after_us,
+                policy.us.idle_after,
             ),
         )
     elif rec.state is State.IDLE:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
 
@@ -11,6 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from statemachine.timestamps import seconds_to_micros
 
 Seconds = Annotated[float, Field(gt=0, le=366 * 86400)]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    heartbeat_timeout: int
+    idle_after: int
+    min_age: int
+    terminal_retention: int
+    default_timeout: int
+    agent_timeouts: dict[str, int]
 
 
 class Policy(BaseModel):
@@ -38,34 +49,23 @@ class Policy(BaseModel):
     def micros(self, seconds: float) -> int:
         return seconds_to_micros(seconds)
 
-    # The thresholds every deadline needs, converted once (a policy is immutable).
     @cached_property
-    def heartbeat_timeout_us(self) -> int:
-        return seconds_to_micros(self.heartbeat_timeout_s)
-
-    @cached_property
-    def idle_after_us(self) -> int:
-        return seconds_to_micros(self.idle_after_s)
-
-    @cached_property
-    def min_age_us(self) -> int:
-        return seconds_to_micros(self.min_age_s)
-
-    @cached_property
-    def terminal_retention_us(self) -> int:
-        return seconds_to_micros(self.terminal_retention_s)
-
-    @cached_property
-    def _timeouts_us(self) -> tuple[int, dict[str, int]]:
-        agents = {name: seconds_to_micros(limit) for name, limit in self.agent_timeouts.items()}
-        return seconds_to_micros(self.default_timeout_s), agents
+    def us(self) -> Thresholds:
+        """The thresholds every deadline needs, in microseconds, converted once (a policy is immutable)."""
+        return Thresholds(
+            heartbeat_timeout=seconds_to_micros(self.heartbeat_timeout_s),
+            idle_after=seconds_to_micros(self.idle_after_s),
+            min_age=seconds_to_micros(self.min_age_s),
+            terminal_retention=seconds_to_micros(self.terminal_retention_s),
+            default_timeout=seconds_to_micros(self.default_timeout_s),
+            agent_timeouts={name: seconds_to_micros(limit) for name, limit in self.agent_timeouts.items()},
+        )
 
     def timeout_micros(self, agent_name: str, own_timeout_us: int | None) -> int:
         """Effective runtime limit: the execution's own, else its agent's, else the default."""
         if own_timeout_us is not None:
             return own_timeout_us
-        default, agents = self._timeouts_us
-        return agents.get(agent_name, default)
+        return self.us.agent_timeouts.get(agent_name, self.us.default_timeout)
 
     def backoff_micros(self, base_s: float, cap_s: float, attempts: int) -> int:
         """`base * 2**attempts`, capped: deterministic (the runner adds jitter to real calls)."""

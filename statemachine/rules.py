@@ -14,7 +14,7 @@ def timeout_us(rec: ExecutionRecord, policy: Policy) -> int:
 
 
 def silent(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
-    return now - rec.last_seen >= policy.heartbeat_timeout_us
+    return now - rec.last_seen >= policy.us.heartbeat_timeout
 
 
 def over_timeout(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
@@ -22,12 +22,12 @@ def over_timeout(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
 
 
 def is_idle(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
-    quiet = now - rec.last_activity >= policy.idle_after_us
+    quiet = now - rec.last_activity >= policy.us.idle_after
     return quiet or over_timeout(rec, now, policy)
 
 
 def old_enough(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
-    return now - rec.started_at >= policy.min_age_us
+    return now - rec.started_at >= policy.us.min_age
 
 
 def acting(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
@@ -45,12 +45,12 @@ GUARD_FUNCS: dict[str, Callable[[ExecutionRecord, int, Policy], bool]] = {
 def next_due(rec: ExecutionRecord, policy: Policy) -> int | None:
     """The earliest event time at which a tick could change this record, or None."""
     if rec.state.is_terminal:
-        return None if rec.ended_at is None else rec.ended_at + policy.terminal_retention_us
+        return None if rec.ended_at is None else rec.ended_at + policy.us.terminal_retention
     candidates = [] if rec.retry_at is None else [rec.retry_at]
-    silence_at = rec.last_seen + policy.heartbeat_timeout_us
+    silence_at = rec.last_seen + policy.us.heartbeat_timeout
     timeout_at = rec.started_at + timeout_us(rec, policy)
     if rec.state is State.RUNNING:
-        candidates += [silence_at, rec.last_activity + policy.idle_after_us, timeout_at]
+        candidates += [silence_at, rec.last_activity + policy.us.idle_after, timeout_at]
     elif rec.state is State.IDLE and rec.action_kind is None:
         candidates.append(silence_at)
         if policy.auto_terminate and not rec.held:

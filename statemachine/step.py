@@ -134,7 +134,7 @@ class Step:
             limit = timeout_us(self.rec, self.policy)
             reason = texts.idle_reason(
                 quiet_us=self.now - self.rec.last_activity,
-                idle_after_us=self.policy.idle_after_us,
+                idle_after_us=self.policy.us.idle_after,
                 ran_us=self.now - self.rec.started_at,
                 timeout_us=limit,
                 auto=self.policy.auto_terminate,
