@@ -44,12 +44,17 @@ class Ticker:
         self.owned = owned
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Tick on a fixed cadence: the time a tick takes to write does not stretch the interval."""
+        due = time.monotonic() + self.interval_s
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=self.interval_s)
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, due - time.monotonic()))
                 return
             except TimeoutError:
                 pass
+            due += self.interval_s
+            if due <= time.monotonic():  # after a stall the cadence restarts: no burst of ticks to catch up
+                due = time.monotonic() + self.interval_s
             await self.tick_once()
 
     async def _fetched(self, tp: TopicPartition) -> int:

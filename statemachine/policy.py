@@ -16,6 +16,8 @@ Seconds = Annotated[float, Field(gt=0, le=366 * 86400)]
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
+    """A policy's durations in microseconds, the unit of every deadline."""
+
     heartbeat_timeout: int
     idle_after: int
     min_age: int

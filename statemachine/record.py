@@ -16,9 +16,10 @@ RecoveryKind = Literal["orphan", "timeout"]
 class ExecutionRecord:
     """Times are event-time microseconds since the epoch (see `statemachine.timestamps`).
 
-    A value: `decide` never changes the record it is given, it returns a new one. The engine alone
-    writes two fields in place, on records it holds and has not handed out: `last_seen` on the
-    heartbeat hot path and `armed_at` (a frozen record costs a 23-field copy for each).
+    A value: `decide` never changes the record it is given, it returns a new one (a property test
+    holds it to that). The engine alone writes two fields in place, on the records of its own
+    `records`: `last_seen` on the heartbeat hot path and `armed_at` (a frozen record would cost a
+    23-field copy for each). Readers of `Engine.records` see them move from one input to the next.
     """
 
     execution_id: str

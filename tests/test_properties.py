@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,9 +15,11 @@ from schemas import (
     Output,
     ProbeResult,
     RecoveryEvent,
+    Tick,
     Transition,
 )
-from statemachine import Engine, Policy
+from statemachine import Due, Engine, Policy, decide
+from statemachine.timestamps import to_micros
 from tests.events import lifecycle, probe, result, tick
 
 POLICY = Policy(
@@ -184,3 +186,18 @@ def test_no_new_kill_is_issued_while_the_mass_failure_brake_holds(steps: list[tu
         outputs = engine.apply(event)
         kills = [o for o in outputs if isinstance(o, Command) and o.kind != "probe" and o.attempt == 0]
         assert not (engine.brake.engaged and kills), (event, kills)
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories)
+def test_decide_never_changes_the_record_it_is_given(history: History) -> None:
+    """Records are slotted, not frozen (the engine moves `last_seen` in place): `decide` must copy."""
+    engine = Engine(POLICY)
+    for event in history.inputs:
+        for record in list(engine.records.values()):
+            before = astuple(record)
+            probe_event = Due(to_micros(event.now)) if isinstance(event, Tick) else event
+            if isinstance(probe_event, Due) or getattr(probe_event, "execution_id", None) == record.execution_id:
+                decide(record, probe_event, POLICY, input_id="check", clock=engine.clock)  # type: ignore[arg-type]
+            assert astuple(record) == before
+        engine.apply(event)
