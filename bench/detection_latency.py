@@ -128,8 +128,9 @@ async def one_run(bootstrap: str, fleet: StandinFleet, rate: int, victims: int, 
         load.start()
         candidates = [execution_id(n) for n in victim_numbers(rate, victims)]
         detected: dict[str, int] = {}
-        applied_at_warm_up, warm_up_end = 0, time.monotonic() + timing.warm_up_s
-        while load.is_alive() or results.empty():
+        applied_at_warm_up, measured_from = 0, time.monotonic()
+        warm_up_end = measured_from + timing.warm_up_s
+        while results.empty() and load.is_alive():
             if applied_at_warm_up == 0 and time.monotonic() >= warm_up_end:
                 applied_at_warm_up, measured_from = applied_lifecycle(service), time.monotonic()
             for x in candidates:
@@ -137,7 +138,7 @@ async def one_run(bootstrap: str, fleet: StandinFleet, rate: int, victims: int, 
                     detected[x] = time.time_ns() // 1000
             await asyncio.sleep(0.02)
         applied_rate = (applied_lifecycle(service) - applied_at_warm_up) / (time.monotonic() - measured_from)
-        outcome = results.get()
+        outcome = results.get(timeout=30)  # raises if the load generator died without a result
         load.join()
     latencies = sorted((detected[x] - at) / 1e6 for x, at in outcome["last_beat_us"].items() if x in detected)
     return {
