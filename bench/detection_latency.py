@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import statistics
 import time
@@ -22,15 +21,14 @@ from multiprocessing.queues import Queue
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.local_broker import TansuBroker
 from app.service import Service
 from app.standin_fleet import StandinFleet
+from bench.history import execution_id, lifecycle_record
 from bench.report import Figure, report
-from bench.service_run import applied_lifecycle, running_service
+from bench.service_run import applied_lifecycle, create_topic, running_service
 from schemas.fields import State
-from statemachine.timestamps import iso
 
 SLICE_S = 0.05
 
@@ -53,25 +51,12 @@ class Timing:
         return self.warm_up_s + self.spread_s + 2 * self.bound_s + 4
 
 
-def execution_id(n: int) -> str:
-    return f"exec-{n:07d}"
-
-
 def victim_numbers(rate: int, victims: int) -> range:
     return range(0, rate, max(1, rate // victims))
 
 
 def _record(kind: str, n: int, at_us: int) -> bytes:
-    return json.dumps(
-        {
-            "schema_version": 1,
-            "event_id": f"{kind}-{n}-{at_us}",
-            "type": f"execution.{kind}",
-            "execution_id": execution_id(n),
-            "agent_name": f"bot-{n % 50}",
-            "occurred_at": iso(at_us),
-        }
-    ).encode()
+    return lifecycle_record(kind, n, at_us, f"{kind}-{n}-{at_us}")
 
 
 async def _generate(bootstrap: str, topic: str, rate: int, victims: int, timing: Timing) -> dict[str, Any]:
@@ -116,10 +101,7 @@ def _state(service: Service, execution: str) -> State | None:
 
 async def one_run(bootstrap: str, fleet: StandinFleet, rate: int, victims: int, timing: Timing) -> dict[str, float]:
     topic = f"lifecycle-{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 6, 1)])
-    await admin.close()
+    await create_topic(bootstrap, topic, 6)
     settings = {"heartbeat_timeout_s": timing.heartbeat_timeout_s, "tick_interval_s": timing.tick_interval_s}
     async with running_service(bootstrap, topic, fleet, **settings) as service:
         context = multiprocessing.get_context("spawn")

@@ -15,21 +15,17 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.collector import tune_for_long_lived_state
 from app.local_broker import TansuBroker
 from app.standin_fleet import StandinFleet
 from bench.history import lifecycle_records
 from bench.report import Figure, report
-from bench.service_run import applied_lifecycle, running_service
+from bench.service_run import applied_lifecycle, create_topic, running_service
 
 
 async def fill(bootstrap: str, topic: str, executions: int) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 6, 1)])
-    await admin.close()
+    await create_topic(bootstrap, topic, 6)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
     await producer.start()
     sent = 0
