@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from operator import attrgetter
 
 from schemas.fields import State
 from statemachine.brake import Brake
 from statemachine.engine import Engine
 from statemachine.policy import Policy
-from statemachine.record import FIELD_NAMES, ExecutionRecord
+from statemachine.record import FIELD_NAMES, ExecutionRecord, field_values
 
 _FIELDS = list(FIELD_NAMES)
 _STATE_INDEX = _FIELDS.index("state")
-_values = attrgetter(*_FIELDS)
 _STATES = {state.value: state for state in State}
 FORMAT = 1
 
@@ -22,7 +20,7 @@ FORMAT = 1
 def encode(engine: Engine) -> bytes:
     rows = []
     for record in engine.records.values():
-        row = list(_values(record))
+        row = list(field_values(record))
         row[_STATE_INDEX] = record.state.value
         rows.append(row)
     brake = {

@@ -82,20 +82,22 @@ class EffectRunner:
         for row in rows:
             self._in_flight[row.id] = row.partition
         probes: dict[str, list[OutboxRow]] = defaultdict(list)
-        records = [row for row in rows if row.kind in ("recovery", "audit") and row.status != "executed"]
-        work = [self._publish_records(records)] if records else []
+        records: list[OutboxRow] = []
+        work = []
         for row in rows:
             if row.status == "executed":
                 work.append(self._publish(row))
             elif row.kind == "probe":
                 probes[row.agent_name].append(row)
             elif row.kind in ("recovery", "audit"):
-                continue
+                records.append(row)
             elif row.kind in ("release_slot", "ui_event"):
                 work.append(self._platform_redis(row))
             else:
                 work.append(self._execute(row))
         work += [self._probe_agent(agent, batch) for agent, batch in probes.items()]
+        if records:
+            work.append(self._publish_records(records))
         try:
             await asyncio.gather(*work)
         finally:

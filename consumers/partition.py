@@ -160,18 +160,17 @@ class PartitionState:
         return drained
 
     def _apply_lifecycle_below(self, through: int, drained: Drained) -> None:
-        lifecycle, fast, quiet, applied = self._lifecycle, not self.keep_quiet, 0, self.lifecycle_next - 1
+        """Every waiting lifecycle record below `through` (the caller then moves `lifecycle_next` there)."""
+        lifecycle, fast, quiet = self._lifecycle, not self.keep_quiet, 0
         tracked, beat = self.engine.records, self.engine.beat
         while lifecycle and lifecycle[0].offset < through:
             record = lifecycle.popleft()
-            applied = record.offset
             if fast and record.value is not None:
                 plain = plain_heartbeat(record.value, tracked)
                 if plain is not None and beat(*plain):
                     quiet += 1
                     continue
             self._apply(record, self.lifecycle_topic, parse_lifecycle, drained)
-        self.lifecycle_next = max(self.lifecycle_next, applied + 1)
         drained.quiet += quiet
 
     def _apply(self, record: KafkaRecord, topic: str, parse: Callable[[bytes], InputEvent], drained: Drained) -> None:

@@ -56,11 +56,12 @@ class ExecutionRecord:
 
     def but(self, **changes: Any) -> ExecutionRecord:
         """A copy with `changes`: `dataclasses.replace` without its scan of the fields at every call."""
-        new = ExecutionRecord(*_field_values(self))
+        new = ExecutionRecord(*field_values(self))
         for name, value in changes.items():
             setattr(new, name, value)
         return new
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ExecutionRecord))
-_field_values = attrgetter(*FIELD_NAMES)
+field_values = attrgetter(*FIELD_NAMES)
+"""A record's field values as a tuple, in `FIELD_NAMES` order."""
