@@ -27,6 +27,7 @@ from tests.runtime.harness import (
     running,
     test_settings,
     wait_for,
+    wall,
 )
 
 pytestmark = pytest.mark.kafka
@@ -160,8 +161,10 @@ async def test_suspects_on_one_agent_cost_one_coalesced_call(
     for x in silent:
         fleet.start_execution("crowded-bot", x)  # alive on the agent, silent on the bus
     async with running(settings), producer(kafka_bootstrap) as p:
+        started = wall()  # one start time: all twelve fall silent at the same tick, however slow the sends
         for x in silent:
-            await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", x, "crowded-bot"), key=x.encode())
+            record = lifecycle("started", x, "crowded-bot", occurred_at=started)
+            await p.send_and_wait(settings.lifecycle_topic, record, key=x.encode())
         assert await wait_for(lambda: fleet.running_calls["crowded-bot"] >= 1, timeout_s=20)
         await asyncio.sleep(1)
     assert fleet.running_calls["crowded-bot"] == 1
