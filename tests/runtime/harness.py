@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.service import Service
 from app.settings import Settings, load_settings
 from app.standin_fleet import StandinFleet
+from bench.service_run import create_topic as create_topic  # one helper for the tests and the benchmarks
 from statemachine.timestamps import iso
 
 FAST = {
@@ -71,15 +71,6 @@ def lifecycle(kind: str, execution_id: str, agent: str, offset_s: float = 0.0, *
         **extra,
     }
     return json.dumps(body).encode()
-
-
-async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
 
 
 @asynccontextmanager
