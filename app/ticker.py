@@ -58,8 +58,9 @@ class Ticker:
             await self.tick_once()
 
     async def _fetched(self, tp: TopicPartition) -> int:
-        """What this consumer has already read. Some brokers' end offsets trail the true end by a batch;
-        vouching for records already fetched keeps a quiet topic's last batch from waiting forever
+        """What this consumer has already read. Tansu (the demo's broker) answers end offsets that can
+        trail the true end by a batch; Apache Kafka's are exact, so there this never exceeds them. Vouching
+        for records already fetched keeps a quiet topic's last batch from waiting forever on Tansu
         (records written just after `now` are fresher evidence, never staler)."""
         try:
             return int(await self.consumer.position(tp))

@@ -18,11 +18,12 @@ from app.settings import load_settings
 from app.standin_fleet import StandinFleet
 
 
-async def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+async def create_topic(bootstrap: str, topic: str, partitions: int, replication: int = 1) -> None:
+    """Create the input topic, as the platform would."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, partitions, 1)])
+        await admin.create_topics([NewTopic(topic, partitions, replication)])
     finally:
         await admin.close()
 

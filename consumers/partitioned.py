@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -123,8 +124,8 @@ class PartitionedConsumer:
             decided += rows
             items += audit_items(rows, self.lifecycle_topic)
         now = time.monotonic()
-        due = [p for p in self.owned if now - self._snapshot_at.get(p, 0) >= self.snapshot_interval_s]
-        marks = [p for p in self.owned if now - self._checkpoint_at.get(p, 0) >= self.checkpoint_interval_s]
+        due = [p for p in self.owned if now - self._snapshot_at.get(p, -math.inf) >= self.snapshot_interval_s]
+        marks = [p for p in self.owned if now - self._checkpoint_at.get(p, -math.inf) >= self.checkpoint_interval_s]
         await self._persist(items, due, decided, marks)
         self._update_gauges()
 
@@ -252,7 +253,7 @@ class PartitionedConsumer:
                     keep_quiet=False,
                 )
                 self._snapshot_at[p] = time.monotonic()
-                self._checkpoint_at[p] = 0.0  # a checkpoint at take-over: replays start from one
+                self._checkpoint_at[p] = -math.inf  # a checkpoint at take-over, whatever the host's uptime
                 self.consumer.seek(TopicPartition(self.lifecycle_topic, p), lifecycle_offset)
                 self.consumer.seek(TopicPartition(self.control_topic, p), control_offset)
                 log.info(

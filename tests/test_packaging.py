@@ -45,6 +45,14 @@ def test_compose_has_kraft_kafka_postgres_the_service_and_a_reachable_stand_in_a
     assert "9464:9464" in watchdog["ports"]
 
 
+def test_compose_the_readme_and_the_tests_name_one_kafka_version() -> None:
+    from tests.services.kafka_cluster import KAFKA_VERSION
+
+    images = {svc["image"] for svc in COMPOSE["services"].values() if svc.get("image", "").startswith("apache/kafka")}
+    assert images == {f"apache/kafka:{KAFKA_VERSION}"}
+    assert f"Apache Kafka {KAFKA_VERSION}" in (ROOT / "README.md").read_text()
+
+
 def test_the_dockerfile_is_slim_non_root_with_a_healthcheck_and_copies_every_package() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.\d+-slim", text, re.M)

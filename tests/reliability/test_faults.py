@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import time
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from app.local_broker import TansuBroker
 from app.standin_fleet import StandinFleet
 from tests.reliability.scenario import LONG, Fleet
 from tests.runtime.harness import (
@@ -29,6 +27,7 @@ from tests.runtime.harness import (
     spawn,
     test_settings,
 )
+from tests.services.brokers import local_kafka
 
 pytestmark = [pytest.mark.kafka, pytest.mark.reliability]
 MARKING = ("orphan_recovered", "auto_terminated")
@@ -101,9 +100,8 @@ async def test_a_paused_broker_causes_no_false_recovery_and_detection_resumes(
     tmp_path: Path, fleet: StandinFleet
 ) -> None:
     pause = 20 if LONG else 8
-    broker = TansuBroker()
-    bootstrap = broker.start()
-    try:
+    with local_kafka(1) as broker:
+        bootstrap = broker.bootstrap
         settings = test_settings(bootstrap, tmp_path, fleet, heartbeat_timeout_s=3, kafka_session_timeout_s=6)
         await create_topic(bootstrap, settings.lifecycle_topic, 3)
         story = Fleet(fleet, 80, seed=3)
@@ -118,10 +116,9 @@ async def test_a_paused_broker_causes_no_false_recovery_and_detection_resumes(
         async with running(settings), producer(bootstrap) as p:
             play = asyncio.create_task(story.play(p, settings.lifecycle_topic, 60, stop))
             await asyncio.sleep(5)
-            assert broker.process is not None
-            os.kill(broker.process.pid, signal.SIGSTOP)
+            broker.pause(1)
             await asyncio.sleep(pause)
-            os.kill(broker.process.pid, signal.SIGCONT)
+            broker.resume(1)
             await asyncio.sleep(8)
             await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", "after-1", "bot-1", -5), key=b"a")
             records = await read_topic(
@@ -132,8 +129,6 @@ async def test_a_paused_broker_causes_no_false_recovery_and_detection_resumes(
             )
             stop.set()
             await play
-    finally:
-        broker.stop()
     false = {(x, a) for x, a in marked(records) if x in story.truth.healthy}
     print(
         f"\nbroker pause: {len(story.truth.healthy)} live executions, broker stopped {pause} s, "

@@ -75,7 +75,8 @@ def lifecycle(kind: str, execution_id: str, agent: str, offset_s: float = 0.0, *
 
 @asynccontextmanager
 async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    """The platform's producer: a write counts once every in-sync replica has it (acks=all)."""
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
     await p.start()
     try:
         yield p
@@ -128,6 +129,28 @@ async def read_topic(
     return records
 
 
+async def read_to_end(bootstrap: str, topic: str, timeout_s: float = 30) -> list[Record]:
+    """Every record the topic holds now: read up to the end offsets taken at the start."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        assert tps, f"topic {topic} does not exist"
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout_s
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            assert time.monotonic() < deadline, f"{topic} not read to its end within {timeout_s} s"
+            for tp, messages in (await consumer.getmany(timeout_ms=200)).items():
+                records += [Record(tp.partition, m.offset, m.key, m.value, dict(m.headers or ())) for m in messages]
+    finally:
+        await consumer.stop()
+    return records
+
+
 @asynccontextmanager
 async def running(settings: Settings, **kwargs: Any) -> AsyncIterator[Service]:
     """The real service in this process, until the block ends (then a graceful stop)."""
@@ -175,6 +198,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
         )
         env[f"WATCHDOG_{name.upper()}"] = text
     return env
+
+
+def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """`exec-watchdog ARGS...` with these settings, in a subprocess, to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
 
 
 def spawn(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:

@@ -20,13 +20,13 @@ from app.settings import Settings
 from app.standin_fleet import StandinFleet
 from statemachine import rules
 from tests.runtime.harness import (
+    cli,
     create_topic,
     lifecycle,
     producer,
     read_topic,
     recoveries,
     running,
-    settings_env,
     test_settings,
 )
 
@@ -105,17 +105,6 @@ def recorded(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         yield asyncio.run(_scenario(kafka_bootstrap, tmp_path_factory.mktemp("recorded"), fleet))
     finally:
         fleet.stop()
-
-
-def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
 
 
 def test_audit_explains_every_recovery(recorded: Recorded) -> None:

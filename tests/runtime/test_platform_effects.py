@@ -16,14 +16,14 @@ from app.webhook import signature
 from app.webhook_receiver import Receiver
 from tests.platform_tables import platform_tables
 from tests.runtime.harness import create_topic, lifecycle, producer, read_topic, recoveries, running, test_settings
+from tests.services.require import REDIS_URL, redis_url
 
 pytestmark = pytest.mark.kafka
-REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
 @pytest.fixture
 def trinity_redis() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    client = redis.Redis.from_url(redis_url(), decode_responses=True)
     yield client
     client.close()
 
