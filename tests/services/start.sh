@@ -50,7 +50,7 @@ fi
 
 # --- Apache Kafka ---------------------------------------------------------------------------
 kafka_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")"
-cache="${KAFKA_CACHE:-$HOME/.cache/exec-watchdog/kafka-$kafka_version}"
+cache="${KAFKA_CACHE:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/exec-watchdog/kafka-$kafka_version}"
 if [ ! -f "$cache/lib/.complete" ]; then
   need_package mvn maven
   say "resolving Apache Kafka $kafka_version from Maven Central into $cache/lib"
