@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from adapters.audit_store import DecisionRow, insert_decisions
-from adapters.store import Store
-from app.audit_view import render, timeline
+from exec_watchdog.adapters.audit_store import DecisionRow, insert_decisions
+from exec_watchdog.adapters.store import Store
+from exec_watchdog.audit.view import render, timeline
 
 
 def fill(store: Store, executions: int) -> None:

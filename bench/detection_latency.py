@@ -22,12 +22,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from app.local_broker import TansuBroker
-from app.service import Service
-from app.standin_fleet import StandinFleet
 from bench.history import execution_id, lifecycle_record
 from bench.report import Figure, report
 from bench.service_run import applied_lifecycle, create_topic, running_service
+from exec_watchdog.demo.local_broker import TansuBroker
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.service.service import Service
 from schemas.fields import State
 
 SLICE_S = 0.05

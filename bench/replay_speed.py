@@ -12,11 +12,12 @@ import argparse
 import json
 import time
 
-from app.collector import tune_for_long_lived_state
 from bench.history import lifecycle_records
 from bench.report import measure, report
 from consumers.decision_records import decision_rows
-from consumers.partition import LogRecord, PartitionState
+from consumers.partition import PartitionState
+from exec_watchdog.service.collector import tune_for_long_lived_state
+from schemas.log_records import LogRecord
 from statemachine import Engine, Policy
 from statemachine.timestamps import iso
 

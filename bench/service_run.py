@@ -12,10 +12,10 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.collector import tune_for_long_lived_state
-from app.service import Service
-from app.settings import load_settings
-from app.standin_fleet import StandinFleet
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.service.collector import tune_for_long_lived_state
+from exec_watchdog.service.service import Service
+from exec_watchdog.settings import load_settings
 
 
 async def create_topic(bootstrap: str, topic: str, partitions: int, replication: int = 1) -> None:

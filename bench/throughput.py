@@ -16,12 +16,12 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from app.collector import tune_for_long_lived_state
-from app.local_broker import TansuBroker
-from app.standin_fleet import StandinFleet
 from bench.history import lifecycle_records
 from bench.report import Figure, report
 from bench.service_run import applied_lifecycle, create_topic, running_service
+from exec_watchdog.demo.local_broker import TansuBroker
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.service.collector import tune_for_long_lived_state
 
 
 async def fill(bootstrap: str, topic: str, executions: int) -> int:

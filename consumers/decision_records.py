@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from adapters.audit_store import DecisionRow
 from consumers.partition import Applied
+from exec_watchdog.adapters.audit_store import DecisionRow
 from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
 from schemas.outputs import Output
 from statemachine.engine import input_id

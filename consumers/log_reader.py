@@ -6,8 +6,8 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from adapters.kafka_connection import KafkaConnection
-from consumers.partition import LogRecord
+from exec_watchdog.adapters.kafka_connection import KafkaConnection
+from schemas.log_records import LogRecord
 
 
 class LogReader:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from adapters.audit_store import DecisionRow
-from adapters.store import OutboxItem
-from adapters.trinity_redis import ui_payload
+from exec_watchdog.adapters.audit_store import DecisionRow
+from exec_watchdog.adapters.store import OutboxItem
+from exec_watchdog.adapters.trinity_redis import ui_payload
 from schemas.outputs import Command, Output, RecoveryEvent
 
 

@@ -15,60 +15,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from schemas.fast_heartbeat import plain_heartbeat
 from schemas.fields import State
 from schemas.inputs import CommandResult, InputEvent, ProbeResult, Tick
+from schemas.log_records import KafkaRecord, LogRecord, Rejected, through_of
 from schemas.outputs import Output, Transition
 from schemas.parsing import InvalidInput, parse_input, parse_lifecycle
 from statemachine.engine import Engine
-
-THROUGH_HEADER = "through"
-
-
-class KafkaRecord(Protocol):
-    """What the partition reads of a record: aiokafka's `ConsumerRecord` has it, and so has `LogRecord`."""
-
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class LogRecord:
-    """A Kafka record as the partition sees it (decoupled from aiokafka for tests and replay)."""
-
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
-
-
-def through_of(record: KafkaRecord) -> int:
-    """The lifecycle offset a control record vouches for (0 when it names none)."""
-    for name, value in record.headers:
-        if name == THROUGH_HEADER:
-            try:
-                return max(0, int(value))
-            except ValueError:
-                return 0
-    return 0
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A record that is not a valid input: it goes to the DLQ with its reason and source."""
-
-    topic: str
-    offset: int
-    record: KafkaRecord
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)

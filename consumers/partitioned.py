@@ -20,14 +20,14 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters import snapshots
-from adapters.audit_store import Checkpoint, DecisionRow
-from adapters.kafka_connection import KafkaConnection
-from adapters.store import OutboxItem, PartitionSnapshot, Store
-from app.metrics import Metrics
 from consumers.decision_records import decision_rows
 from consumers.outbox_items import audit_items, outbox_items
 from consumers.partition import Drained, PartitionState
+from exec_watchdog.adapters import snapshots
+from exec_watchdog.adapters.audit_store import Checkpoint, DecisionRow
+from exec_watchdog.adapters.kafka_connection import KafkaConnection
+from exec_watchdog.adapters.store import OutboxItem, PartitionSnapshot, Store
+from exec_watchdog.telemetry.metrics import Metrics
 from producers.publisher import Publisher
 from statemachine.engine import Engine
 from statemachine.policy import Policy

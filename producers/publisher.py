@@ -8,9 +8,9 @@ from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 
-from adapters.kafka_connection import KafkaConnection
-from consumers.partition import THROUGH_HEADER, Rejected
+from exec_watchdog.adapters.kafka_connection import KafkaConnection
 from schemas.inputs import ControlEvent
+from schemas.log_records import THROUGH_HEADER, Rejected
 
 RecordKind = Literal["recovery", "audit"]
 

@@ -25,3 +25,4 @@ __all__ = [
     "parse_input",
     "parse_lifecycle",
 ]
+__distribution__ = "exec-watchdog"  # read by exec_watchdog.install_check

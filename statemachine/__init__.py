@@ -6,3 +6,4 @@ from statemachine.policy import Policy
 from statemachine.record import ExecutionRecord
 
 __all__ = ["Due", "Engine", "ExecutionRecord", "Policy", "decide", "input_id"]
+__distribution__ = "exec-watchdog"  # read by exec_watchdog.install_check

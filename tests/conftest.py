@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.local_broker import external_bootstrap
-from app.standin_fleet import StandinFleet
+from exec_watchdog.demo.local_broker import external_bootstrap
+from exec_watchdog.demo.standin_fleet import StandinFleet
 from tests.services.brokers import KAFKA_IMPL, local_kafka
 from tests.services.kafka_cluster import KafkaCluster
 

@@ -19,9 +19,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
-from adapters.store import Store
-from app.settings import Settings
-from app.standin_fleet import StandinFleet
+from exec_watchdog.adapters.store import Store
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.settings import Settings
 from tests.reliability.scenario import LONG, Fleet
 from tests.runtime.harness import (
     Record,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 
-from app.standin_fleet import StandinFleet
+from exec_watchdog.demo.standin_fleet import StandinFleet
 from tests.runtime.harness import lifecycle
 
 LONG = os.environ.get("RELIABILITY_LONG") == "1"

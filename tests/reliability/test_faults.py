@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.standin_fleet import StandinFleet
+from exec_watchdog.demo.standin_fleet import StandinFleet
 from tests.reliability.scenario import LONG, Fleet
 from tests.runtime.harness import (
     create_topic,
@@ -141,8 +141,8 @@ async def test_a_paused_broker_causes_no_false_recovery_and_detection_resumes(
 async def test_while_the_platform_database_is_away_marks_are_retried_and_made_once(
     kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
 ) -> None:
-    from adapters.store import Store
-    from tests.platform_tables import platform_tables
+    from exec_watchdog.adapters.store import Store
+    from tests.services.platform_tables import platform_tables
 
     with platform_tables("sqlite", tmp_path) as platform:
         for n in range(5):
@@ -238,7 +238,7 @@ async def test_fuzzed_input_lands_in_the_dlq_and_the_service_lives_on(
 async def test_three_instances_and_rebalances_lose_nothing_and_double_nothing(
     kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
 ) -> None:
-    from adapters.store import Store
+    from exec_watchdog.adapters.store import Store
 
     settings = test_settings(kafka_bootstrap, tmp_path, fleet, kafka_session_timeout_s=6)
     await create_topic(kafka_bootstrap, settings.lifecycle_topic, 6)

@@ -17,10 +17,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from app.service import Service
-from app.settings import Settings, load_settings
-from app.standin_fleet import StandinFleet
 from bench.service_run import create_topic as create_topic  # one helper for the tests and the benchmarks
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.service.service import Service
+from exec_watchdog.settings import Settings, load_settings
 from statemachine.timestamps import iso
 
 FAST = {
@@ -203,7 +203,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     """`exec-watchdog ARGS...` with these settings, in a subprocess, to its end."""
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
+        [sys.executable, "-m", "exec_watchdog", *args],
         env=settings_env(settings),
         capture_output=True,
         text=True,
@@ -215,7 +215,7 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def spawn(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "run"],
+            [sys.executable, "-m", "exec_watchdog", "run"],
             env=settings_env(settings),
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from adapters.store import Store
-from app.replay_cmd import ReplayRequest, run_replay
-from app.settings import Settings
-from app.standin_fleet import StandinFleet
+from exec_watchdog.adapters.store import Store
+from exec_watchdog.audit.replay import ReplayRequest, run_replay
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.settings import Settings
 from statemachine import rules
+from tests.paths import ROOT
 from tests.runtime.harness import (
     cli,
     create_topic,
@@ -31,7 +32,6 @@ from tests.runtime.harness import (
 )
 
 pytestmark = pytest.mark.kafka
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -183,7 +183,11 @@ def test_export_replays_anywhere_with_simulate(recorded: Recorded, tmp_path: Pat
         "WATCHDOG_COMMAND_RETRY_MAX_S": "2",
     }
     simulated = subprocess.run(
-        [sys.executable, "-m", "app.cli", "simulate", str(exported)], env=env, capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "exec_watchdog", "simulate", str(exported)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     mine = [
         json.loads(line) for line in simulated.stdout.splitlines() if json.loads(line)["execution_id"] == "orphan-1"

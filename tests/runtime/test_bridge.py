@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.agent_http import HttpAgentApi
-from adapters.trinity_db import TrinityDatabase
-from app.bridge import Bridge
-from app.standin_fleet import StandinFleet
+from exec_watchdog.adapters.agent_http import HttpAgentApi
+from exec_watchdog.adapters.trinity_db import TrinityDatabase
+from exec_watchdog.bridge.run import Bridge
+from exec_watchdog.demo.standin_fleet import StandinFleet
 from schemas.inputs import LifecycleEvent
-from tests.platform_tables import platform_tables
 from tests.runtime.harness import create_topic, producer, read_topic, recoveries, running, test_settings, wait_for
+from tests.services.platform_tables import platform_tables
 
 pytestmark = pytest.mark.kafka
 ORPHAN_ERROR = "Execution completed on agent but status not reported — recovered by watchdog"
@@ -72,5 +72,5 @@ async def test_bridge_and_run_recover_an_orphan_on_a_trinity_deployment(
 
 def test_bridge_without_a_platform_database_exits_2_naming_the_setting() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")} | {"WATCHDOG_KAFKA_BOOTSTRAP": "x:1"}
-    run = subprocess.run([sys.executable, "-m", "app.cli", "bridge"], env=env, capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "exec_watchdog", "bridge"], env=env, capture_output=True, text=True)
     assert run.returncode == 2 and "WATCHDOG_PLATFORM_DATABASE_URL" in run.stderr

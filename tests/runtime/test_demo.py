@@ -18,7 +18,7 @@ pytestmark = pytest.mark.kafka
 def start_demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "demo", "--plain", *args],
+        [sys.executable, "-m", "exec_watchdog", "demo", "--plain", *args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -12,11 +12,10 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from app.local_broker import free_port
-from app.service import Service
-from app.settings import Settings
-from app.standin_fleet import StandinFleet
-from tests.postgres import fresh_schema
+from exec_watchdog.demo.local_broker import free_port
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.service.service import Service
+from exec_watchdog.settings import Settings
 from tests.runtime.harness import (
     create_topic,
     keep_beating,
@@ -29,6 +28,7 @@ from tests.runtime.harness import (
     wait_for,
     wall,
 )
+from tests.services.postgres import fresh_schema
 
 pytestmark = pytest.mark.kafka
 AGENT = "research-bot"
@@ -198,7 +198,7 @@ async def _run_briefly(settings: Settings, seconds: float) -> None:
 
 def test_run_without_a_broker_exits_2_naming_the_setting() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
-    run = subprocess.run([sys.executable, "-m", "app.cli", "run"], env=env, capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "exec_watchdog", "run"], env=env, capture_output=True, text=True)
     assert run.returncode == 2 and "WATCHDOG_KAFKA_BOOTSTRAP" in run.stderr
 
 

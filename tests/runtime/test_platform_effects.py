@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from app.standin_fleet import StandinFleet
-from app.webhook import signature
-from app.webhook_receiver import Receiver
-from tests.platform_tables import platform_tables
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.demo.webhook_receiver import Receiver
+from exec_watchdog.service.webhook import signature
 from tests.runtime.harness import create_topic, lifecycle, producer, read_topic, recoveries, running, test_settings
+from tests.services.platform_tables import platform_tables
 from tests.services.require import REDIS_URL, redis_url
 
 pytestmark = pytest.mark.kafka

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.store import Store
-from app.local_broker import free_port
-from app.standin_fleet import StandinFleet
+from exec_watchdog.adapters.store import Store
+from exec_watchdog.demo.local_broker import free_port
+from exec_watchdog.demo.standin_fleet import StandinFleet
 from tests.runtime.harness import (
     create_topic,
     keep_beating,

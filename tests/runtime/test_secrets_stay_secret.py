@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.agent_api import agent_token
-from adapters.store import Store
-from app.audit_view import render, timeline
-from app.local_broker import free_port
-from app.standin_fleet import StandinFleet
-from app.webhook_receiver import Receiver
+from exec_watchdog.adapters.agent_api import agent_token
+from exec_watchdog.adapters.store import Store
+from exec_watchdog.audit.view import render, timeline
+from exec_watchdog.demo.local_broker import free_port
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.demo.webhook_receiver import Receiver
 from tests.runtime.harness import create_topic, lifecycle, producer, read_topic, recoveries, running, test_settings
 
 pytestmark = pytest.mark.kafka

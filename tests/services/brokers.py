@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from app.local_broker import TansuBroker
+from exec_watchdog.demo.local_broker import TansuBroker
 from tests.services.kafka_cluster import KafkaCluster
 
 KAFKA_IMPL = os.environ.get("KAFKA_IMPL", "apache").lower()

@@ -55,8 +55,10 @@ if [ ! -f "$cache/lib/.complete" ]; then
   need_package mvn maven
   say "resolving Apache Kafka $kafka_version from Maven Central into $cache/lib"
   rm -rf "$cache/lib"
-  mvn -q -B -Dstyle.color=never -f "$here/kafka/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$cache/lib"
+  mkdir -p "$cache"
+  mvn -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$cache/lib" > "$cache/maven.log" 2>&1 ||
+    { tail -n 40 "$cache/maven.log"; exit 1; }
   touch "$cache/lib/.complete"
 fi
 

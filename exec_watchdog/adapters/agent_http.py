@@ -1,0 +1,221 @@
+"""The agent API over httpx: URL only from the template and a validated name, bounded and retried reads.
+
+- Only `{agent_name}` is substituted into `AGENT_URL_TEMPLATE`, and only after the name matched the
+  contract's pattern; execution ids in paths are checked the same way. Redirects are not followed.
+- Read calls (`running`, `status`, `last-error`) are retried with jittered exponential backoff on
+  timeouts, refused connections and 5xx; `terminate` is never retried here (the core retries it
+  with the same command id).
+- At most `max_concurrency` calls per agent at once, and a circuit breaker per agent.
+- Tokens and secrets are only ever put in request headers: never in errors, logs or metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections import defaultdict
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from exec_watchdog.adapters.agent_api import (
+    Known,
+    LastError,
+    StatusOutcome,
+    TerminateOutcome,
+    Unreachable,
+    agent_token,
+)
+from exec_watchdog.adapters.circuit_breaker import CircuitBreaker
+from schemas.fields import AGENT_NAME_PATTERN, EXECUTION_ID_PATTERN
+
+_AGENT_NAME = re.compile(AGENT_NAME_PATTERN)
+_EXECUTION_ID = re.compile(EXECUTION_ID_PATTERN)
+_RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+
+
+class _RunningEntry(BaseModel):
+    execution_id: str
+
+
+class _RunningReply(BaseModel):
+    executions: list[_RunningEntry]
+    recently_completed_ids: list[str] = []
+    pending_ids: list[str] | None = None
+
+
+class _StatusReply(BaseModel):
+    running: bool
+
+
+class _TerminateReply(BaseModel):
+    status: Literal["terminated", "already_finished"]
+
+
+class _LastErrorReply(BaseModel):
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+class _Refused(Exception):
+    """No request was (or may be) sent: a bad name or id, or an open circuit."""
+
+
+class HttpAgentApi:
+    def __init__(
+        self,
+        url_template: str,
+        *,
+        auth_secret: str | None = None,
+        static_token: str | None = None,
+        connect_timeout_s: float = 5.0,
+        total_timeout_s: float = 15.0,
+        read_retries: int = 2,
+        retry_base_s: float = 0.25,
+        max_concurrency: int = 4,
+        breaker: CircuitBreaker | None = None,
+        last_error_timeout_s: float = 2.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._template = url_template
+        self._secret = auth_secret
+        self._static_token = static_token
+        self._read_retries = read_retries
+        self._retry_base_s = retry_base_s
+        self._last_error_timeout = httpx.Timeout(last_error_timeout_s)
+        self._breaker = breaker or CircuitBreaker(failures=5, reset_s=30.0)
+        self._slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(max_concurrency))
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(total_timeout_s, connect=connect_timeout_s),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    # ---- the four calls --------------------------------------------------------------------------
+
+    async def known_executions(self, agent_name: str) -> Known | Unreachable:
+        response = await self._call(agent_name, "GET", "/api/executions/running", retries=self._read_retries)
+        if isinstance(response, Unreachable):
+            return response
+        if response.status_code != 200:
+            return Unreachable(f"HTTP {response.status_code}")
+        try:
+            reply = _RunningReply.model_validate_json(response.content)
+        except ValidationError:
+            return Unreachable("malformed reply to GET /api/executions/running")
+        return Known(
+            running=frozenset(e.execution_id for e in reply.executions),
+            recently_completed=frozenset(reply.recently_completed_ids),
+            pending=frozenset(reply.pending_ids or ()),
+        )
+
+    async def status(self, agent_name: str, execution_id: str) -> StatusOutcome | Unreachable:
+        path = f"/api/executions/{execution_id}/status"
+        response = await self._call(agent_name, "GET", path, execution_id=execution_id, retries=self._read_retries)
+        if isinstance(response, Unreachable):
+            return response
+        if response.status_code == 404:
+            return "not_found"
+        if response.status_code != 200:
+            return Unreachable(f"HTTP {response.status_code}")
+        try:
+            reply = _StatusReply.model_validate_json(response.content)
+        except ValidationError:
+            return Unreachable("malformed reply to GET /api/executions/{id}/status")
+        return "running" if reply.running else "finished"
+
+    async def terminate(self, agent_name: str, execution_id: str) -> TerminateOutcome:
+        path = f"/api/executions/{execution_id}/terminate"
+        response = await self._call(agent_name, "POST", path, execution_id=execution_id, retries=0)
+        if isinstance(response, Unreachable):
+            return "failed"
+        if response.status_code == 404:
+            return "not_found"
+        if response.status_code != 200:
+            return "failed"
+        try:
+            reply = _TerminateReply.model_validate_json(response.content)
+        except ValidationError:
+            return "failed"
+        return "ok" if reply.status == "terminated" else "already_finished"
+
+    async def last_error(self, agent_name: str, execution_id: str) -> LastError | None:
+        path = f"/api/executions/{execution_id}/last-error"
+        response = await self._call(
+            agent_name, "GET", path, execution_id=execution_id, retries=0, timeout=self._last_error_timeout
+        )
+        if isinstance(response, Unreachable) or response.status_code != 200:
+            return None
+        try:
+            reply = _LastErrorReply.model_validate_json(response.content)
+        except ValidationError:
+            return None
+        if not reply.error_message:
+            return None
+        return LastError(reply.error_type or "", reply.error_message)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # ---- plumbing --------------------------------------------------------------------------------
+
+    def url(self, agent_name: str, path: str, execution_id: str | None = None) -> str:
+        """The one place a URL is made: from the template and a name that matched the pattern."""
+        if not _AGENT_NAME.match(agent_name):
+            raise _Refused("agent name does not match the contract's pattern")
+        if execution_id is not None and not _EXECUTION_ID.match(execution_id):
+            raise _Refused("execution id does not match the contract's pattern")
+        return self._template.format(agent_name=agent_name).rstrip("/") + path
+
+    def _headers(self, agent_name: str) -> dict[str, str]:
+        if self._secret is not None:
+            return {"X-Trinity-Agent-Token": agent_token(self._secret, agent_name)}
+        if self._static_token is not None:
+            return {"X-Trinity-Agent-Token": self._static_token}
+        return {}
+
+    async def _call(
+        self,
+        agent_name: str,
+        method: str,
+        path: str,
+        *,
+        execution_id: str | None = None,
+        retries: int,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response | Unreachable:
+        try:
+            url = self.url(agent_name, path, execution_id)
+        except _Refused as refusal:
+            return Unreachable(str(refusal))
+        if not self._breaker.allow(agent_name):
+            return Unreachable("circuit open: the agent failed repeatedly; calls are paused")
+        outcome: httpx.Response | Unreachable = Unreachable("not attempted")
+        for attempt in range(retries + 1):
+            if attempt:
+                await asyncio.sleep(self._retry_base_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
+            outcome = await self._once(agent_name, method, url, timeout)
+            if not _worth_retrying(outcome):
+                break
+        ok = isinstance(outcome, httpx.Response) and (outcome.status_code < 500 and outcome.status_code != 401)
+        self._breaker.record(agent_name, ok)
+        return outcome
+
+    async def _once(
+        self, agent_name: str, method: str, url: str, timeout: httpx.Timeout | None
+    ) -> httpx.Response | Unreachable:
+        async with self._slots[agent_name]:
+            try:
+                if timeout is None:
+                    return await self._client.request(method, url, headers=self._headers(agent_name))
+                return await self._client.request(method, url, headers=self._headers(agent_name), timeout=timeout)
+            except httpx.HTTPError as error:
+                return Unreachable(type(error).__name__)  # the type only: messages can carry the URL
+
+
+def _worth_retrying(outcome: httpx.Response | Unreachable) -> bool:
+    if isinstance(outcome, Unreachable):
+        return True
+    return outcome.status_code in _RETRYABLE_STATUS

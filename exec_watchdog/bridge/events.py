@@ -1,0 +1,74 @@
+"""What the bridge says, as a pure function of what it saw: platform rows and the agents' lists.
+
+- `execution.started` when a running row appears (with its effective `timeout_seconds`);
+- `execution.heartbeat` while its agent reports it running or queued (recently completed is not
+  alive: heartbeating it would hide exactly the orphans the watchdog exists to find);
+- `execution.completed` / `failed` / `cancelled` when a row seen running has left `running`.
+Event ids are derived from the execution and, for heartbeats, the poll interval they belong to, so
+a restarted bridge repeats ids instead of inventing new ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from exec_watchdog.adapters.agent_api import Known
+from exec_watchdog.adapters.trinity_db import PlatformExecution
+from schemas.inputs import LifecycleEvent
+from statemachine.ids import derived_input_id
+
+_TERMINAL = {
+    "success": "execution.completed",
+    "completed": "execution.completed",
+    "failed": "execution.failed",
+    "error": "execution.failed",
+    "timeout": "execution.failed",
+    "timed_out": "execution.failed",
+    "cancelled": "execution.cancelled",
+    "canceled": "execution.cancelled",
+    "skipped": "execution.cancelled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    now: datetime
+    interval_s: float
+    running: list[PlatformExecution]
+    ended: list[PlatformExecution]
+    """Rows seen running last time that are no longer running (missing rows are left out)."""
+    agents: Mapping[str, Known]
+    """The agents that answered, with what they know."""
+
+
+def bridge_events(previously_running: set[str], seen: Observation) -> list[LifecycleEvent]:
+    events = []
+    bucket = str(int(seen.now.timestamp() // seen.interval_s))
+    for row in seen.running:
+        if row.id not in previously_running:
+            events.append(_event("execution.started", row, row.started_at or seen.now, row.timeout_s))
+        known = seen.agents.get(row.agent_name)
+        if known is not None and row.id in known.alive:
+            events.append(_event("execution.heartbeat", row, seen.now, None, bucket))
+    for row in seen.ended:
+        kind = _TERMINAL.get(row.status.lower(), "execution.completed")
+        events.append(_event(kind, row, row.completed_at or seen.now, None))
+    return events
+
+
+def _event(
+    kind: str, row: PlatformExecution, at: datetime, timeout_s: float | None, bucket: str = ""
+) -> LifecycleEvent:
+    return LifecycleEvent.model_validate(
+        {
+            "schema_version": 1,
+            "event_id": derived_input_id("bridge", kind, row.id, bucket),
+            "type": kind,
+            "execution_id": row.id,
+            "agent_name": row.agent_name,
+            "occurred_at": at,
+            "timeout_seconds": timeout_s,
+        }
+    )

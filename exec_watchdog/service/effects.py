@@ -1,0 +1,218 @@
+"""The effect runner: executes outbox rows and feeds their results back into the log.
+
+Probes of one agent are coalesced into one `GET /api/executions/running`. A terminate or mark_failed
+row is marked `started` before it runs and its outcome is recorded in the ledger before the result
+is published, so a restarted runner republishes results instead of executing again. A row found
+`started` by a runner that did not start it was interrupted: a terminate is then settled by asking
+the agent for the execution's status (terminated again only if it still runs), and a mark_failed is
+repeated (the platform update is guarded, and recognises its own earlier write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from exec_watchdog.adapters.agent_api import AgentApi, Known, Unreachable, enrich_error
+from exec_watchdog.adapters.platform import Platform
+from exec_watchdog.adapters.store import OutboxRow, Store
+from exec_watchdog.adapters.trinity_redis import TrinityRedis
+from exec_watchdog.telemetry.metrics import Metrics
+from producers.publisher import Publisher
+from schemas.inputs import CommandResult, ProbeResult
+from statemachine.timestamps import from_micros
+
+log = logging.getLogger(__name__)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class EffectRunner:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        agents: AgentApi,
+        platform: Platform,
+        metrics: Metrics,
+        *,
+        owner: str,
+        owned: Callable[[], list[int]],
+        concurrency: int = 32,
+        redis: TrinityRedis | None = None,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.agents = agents
+        self.platform = platform
+        self.metrics = metrics
+        self.owner = owner
+        self.owned = owned
+        self.redis = redis
+        self.wake = asyncio.Event()
+        self._limit = asyncio.Semaphore(concurrency)
+        self._in_flight: dict[str, int] = {}
+        """Row id -> partition, for rows this runner is executing right now."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+            self.wake.clear()
+            try:
+                await self.run_once()
+            except Exception:  # the broker or the store is away: the rows stay, try again shortly
+                log.exception("effect runner round failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def run_once(self) -> int:
+        with self.metrics.store_seconds.labels("claim").time():
+            claimed = await asyncio.to_thread(self.store.claim, self.owned(), self.owner)
+        rows = [r for r in claimed if r.id not in self._in_flight]
+        if not rows:
+            return 0
+        for row in rows:
+            self._in_flight[row.id] = row.partition
+        probes: dict[str, list[OutboxRow]] = defaultdict(list)
+        records: list[OutboxRow] = []
+        work = []
+        for row in rows:
+            if row.status == "executed":
+                work.append(self._publish(row))
+            elif row.kind == "probe":
+                probes[row.agent_name].append(row)
+            elif row.kind in ("recovery", "audit"):
+                records.append(row)
+            elif row.kind in ("release_slot", "ui_event"):
+                work.append(self._platform_redis(row))
+            else:
+                work.append(self._execute(row))
+        work += [self._probe_agent(agent, batch) for agent, batch in probes.items()]
+        if records:
+            work.append(self._publish_records(records))
+        try:
+            await asyncio.gather(*work)
+        finally:
+            for row in rows:
+                self._in_flight.pop(row.id, None)
+        return len(rows)
+
+    async def drain(self, partitions: Iterable[int], timeout_s: float) -> None:
+        """Wait (bounded) for in-flight effects of partitions being handed to another instance."""
+        parts = set(partitions)
+        deadline = time.monotonic() + timeout_s
+        while any(p in parts for p in self._in_flight.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def _probe_agent(self, agent_name: str, rows: list[OutboxRow]) -> None:
+        async with self._limit:
+            started = time.perf_counter()
+            answer = await self.agents.known_executions(agent_name)
+        observed = _now_us()
+        label = "known" if isinstance(answer, Known) else "unreachable"
+        self.metrics.agent_calls.labels("running", label).observe(time.perf_counter() - started)
+        for row in rows:
+            if isinstance(answer, Known):
+                outcome = "running" if row.execution_id in answer.ids else "not_found"
+            else:
+                outcome = "unreachable"
+            await self._settle(row, outcome, observed)
+
+    async def _publish_records(self, rows: list[OutboxRow]) -> None:
+        """Recovery and audit records: all sent at once, then marked done in one write."""
+        await self.publisher.records(
+            [("recovery" if r.kind == "recovery" else "audit", r.payload, r.execution_id) for r in rows]
+        )
+        await asyncio.to_thread(self.store.mark_done, [row.id for row in rows])
+
+    async def _platform_redis(self, row: OutboxRow) -> None:
+        """Slot release and UI event: done once, recorded; left pending while Redis is away."""
+        if self.redis is None:
+            return
+        if row.kind == "release_slot":
+            outcome = await self.redis.release_slot(row.agent_name, row.execution_id)
+        else:
+            outcome = await self.redis.tell_ui(row.agent_name, row.payload)
+        self.metrics.commands.labels(row.kind, outcome).inc()
+        if outcome == "ok":
+            await asyncio.to_thread(self.store.record_outcome, row.id, outcome, _now_us())
+            await asyncio.to_thread(self.store.mark_done, [row.id])
+
+    async def _execute(self, row: OutboxRow) -> None:
+        interrupted = row.status == "started"
+        await asyncio.to_thread(self.store.mark_started, row.id)
+        async with self._limit:
+            started = time.perf_counter()
+            if row.kind == "terminate":
+                outcome = await self._terminate(row, interrupted)
+            else:
+                outcome = await self._mark_failed(row)
+            self.metrics.agent_calls.labels(row.kind, outcome).observe(time.perf_counter() - started)
+        await self._settle(row, outcome, _now_us())
+
+    async def _terminate(self, row: OutboxRow, interrupted: bool) -> str:
+        if interrupted:
+            status = await self.agents.status(row.agent_name, row.execution_id)
+            if isinstance(status, Unreachable):
+                return "failed"  # retried later by the core, with the same command id
+            if status == "finished":
+                return "already_finished"
+            if status == "not_found":
+                return "not_found"
+        return await self.agents.terminate(row.agent_name, row.execution_id)
+
+    async def _mark_failed(self, row: OutboxRow) -> str:
+        error = json.loads(row.payload).get("error") or ""
+        if self.platform.wants_error_context:
+            error = enrich_error(error, await self.agents.last_error(row.agent_name, row.execution_id))
+        return await self.platform.mark_failed(row.execution_id, error, from_micros(_now_us()))
+
+    async def _settle(self, row: OutboxRow, outcome: str, observed_us: int) -> None:
+        await asyncio.to_thread(self.store.record_outcome, row.id, outcome, observed_us)
+        self.metrics.commands.labels(row.kind, outcome).inc()
+        log.info(
+            "%s %s on %s: %s",
+            row.kind,
+            row.execution_id,
+            row.agent_name,
+            outcome,
+            extra={"execution_id": row.execution_id, "agent_name": row.agent_name, "action": row.kind},
+        )
+        await self._publish(replace(row, status="executed", outcome=outcome, observed_at_us=observed_us))
+
+    async def _publish(self, row: OutboxRow) -> None:
+        """Feed a recorded outcome back into the log (again, after a restart: it is idempotent)."""
+        assert row.outcome is not None and row.observed_at_us is not None
+        observed = from_micros(row.observed_at_us)
+        result: ProbeResult | CommandResult
+        if row.kind == "probe":
+            result = ProbeResult.model_validate(
+                {
+                    "schema_version": 1,
+                    "type": "watchdog.probe_result",
+                    "execution_id": row.execution_id,
+                    "agent_name": row.agent_name,
+                    "observed_at": observed,
+                    "outcome": row.outcome,
+                }
+            )
+        else:
+            result = CommandResult.model_validate(
+                {
+                    "schema_version": 1,
+                    "type": "watchdog.command_result",
+                    "command_id": row.id.rsplit("#", 1)[0],
+                    "observed_at": observed,
+                    "outcome": row.outcome,
+                }
+            )
+        await self.publisher.control(result, row.partition, key=row.execution_id)
+        await asyncio.to_thread(self.store.mark_done, [row.id])

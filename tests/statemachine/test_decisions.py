@@ -1,0 +1,294 @@
+"""What the watchdog decides, behaviour by behaviour (issue: core, section 4)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+import pytest
+
+from schemas import Command, InputEvent, Output, RecoveryEvent, State, Transition
+from statemachine import Engine, Policy
+from statemachine.texts import ORPHAN_ERROR
+from tests.events import AGENT, at, lifecycle, probe, result, tick
+
+X = "exec-1"
+
+
+def feed(engine: Engine, events: Iterable[InputEvent]) -> list[Output]:
+    return [output for event in events for output in engine.apply(event)]
+
+
+def transitions(outputs: list[Output]) -> list[tuple[str, str]]:
+    return [(o.from_state.value, o.to_state.value) for o in outputs if isinstance(o, Transition)]
+
+
+def commands(outputs: list[Output], kind: str | None = None) -> list[Command]:
+    return [o for o in outputs if isinstance(o, Command) and (kind is None or o.kind == kind)]
+
+
+def recoveries(outputs: list[Output], action: str | None = None) -> list[RecoveryEvent]:
+    return [o for o in outputs if isinstance(o, RecoveryEvent) and (action is None or o.action == action)]
+
+
+def ticks(start: float, stop: float, every: float = 5) -> list[InputEvent]:
+    count = int((stop - start) / every) + 1
+    return [tick(start + i * every) for i in range(count)]
+
+
+def heartbeats(execution_id: str, start: float, stop: float, every: float = 30) -> list[InputEvent]:
+    count = int((stop - start) / every) + 1
+    return [lifecycle("heartbeat", execution_id, start + i * every) for i in range(count)]
+
+
+def interleave(*streams: list[InputEvent]) -> list[InputEvent]:
+    """Merge event streams by event time, ticks last among equals (as the runtime applies them)."""
+
+    def key(event: InputEvent) -> tuple[object, int]:
+        moment = getattr(event, "now", None) or getattr(event, "occurred_at", None) or event.observed_at
+        return moment, 1 if event.type == "watchdog.tick" else 0
+
+    return sorted((e for s in streams for e in s), key=key)
+
+
+def state(engine: Engine, execution_id: str = X) -> State:
+    return engine.records[execution_id].state
+
+
+# ---- silence --------------------------------------------------------------------------------------
+
+
+def test_a_silent_execution_is_suspected_once_and_probed_once() -> None:
+    engine = Engine(Policy())
+    outputs = feed(engine, [lifecycle("started", X, 0), *ticks(5, 100)])
+    assert transitions(outputs) == [("running", "suspected")]
+    [probe_command] = commands(outputs)
+    assert probe_command.kind == "probe" and probe_command.at.isoformat().startswith(at(90)[:19])
+
+
+def test_heartbeats_keep_an_execution_running_and_nothing_is_ever_marked_failed() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, default_timeout_s=10**6))
+    outputs = feed(engine, interleave([lifecycle("started", X, 0)], heartbeats(X, 30, 7200), ticks(5, 7200)))
+    assert outputs == []
+    assert state(engine) is State.RUNNING
+
+
+def test_a_probe_that_finds_it_running_clears_the_suspicion() -> None:
+    engine = Engine(Policy(idle_after_s=10**6))
+    feed(engine, [lifecycle("started", X, 0), tick(95)])
+    outputs = feed(engine, [probe(X, 96, "running"), *ticks(100, 180)])
+    assert transitions(outputs) == [("suspected", "running")]
+    assert commands(outputs, "mark_failed") == []
+
+
+# ---- orphans ----------------------------------------------------------------------------------------
+
+
+def test_an_orphan_is_confirmed_marked_failed_and_announced_with_the_contract_error() -> None:
+    engine = Engine(Policy())
+    feed(engine, [lifecycle("started", X, 0), tick(95)])
+    outputs = feed(engine, [probe(X, 96, "not_found")])
+    assert transitions(outputs) == [("suspected", "confirmed_orphan")]
+    [mark] = commands(outputs, "mark_failed")
+    assert mark.error == ORPHAN_ERROR
+    outputs = feed(engine, [result(mark.command_id, 97, "ok")])
+    assert transitions(outputs) == [("confirmed_orphan", "failed")]
+    [event] = recoveries(outputs)
+    assert event.action == "orphan_recovered" and event.state is State.FAILED
+    assert event.error == "Execution completed on agent but status not reported — recovered by watchdog"
+    assert event.reason == f"agent {AGENT} does not know the execution (probe at {at(96)})"
+    assert event.decided_at.isoformat().startswith(at(97)[:19])
+    assert len(event.caused_by) == 2
+
+
+def test_an_orphan_younger_than_min_age_is_probed_again_once_old_enough() -> None:
+    engine = Engine(Policy(heartbeat_timeout_s=10, min_age_s=60))
+    feed(engine, [lifecycle("started", X, 0), tick(15)])
+    outputs = feed(engine, [probe(X, 16, "not_found"), *ticks(20, 55)])
+    assert transitions(outputs) == [] and commands(outputs) == []
+    assert state(engine) is State.SUSPECTED
+    outputs = feed(engine, [tick(60)])
+    assert [c.kind for c in commands(outputs)] == ["probe"]
+    outputs = feed(engine, [probe(X, 61, "not_found")])
+    assert transitions(outputs) == [("suspected", "confirmed_orphan")]
+
+
+# ---- idle and timeouts --------------------------------------------------------------------------------
+
+
+def alive_without_activity(engine: Engine, until: float, **started: object) -> list[Output]:
+    return feed(engine, interleave([lifecycle("started", X, 0, **started)], heartbeats(X, 30, until), ticks(5, until)))
+
+
+def test_alive_without_activity_is_idle_and_announced_once() -> None:
+    engine = Engine(Policy(idle_after_s=600, default_timeout_s=10**6))
+    outputs = alive_without_activity(engine, 1800)
+    assert transitions(outputs) == [("running", "idle")]
+    [event] = recoveries(outputs)
+    assert event.action == "idle_detected" and event.state is State.IDLE and event.error is None
+    assert commands(outputs) == []
+
+
+def test_activity_clears_idleness() -> None:
+    engine = Engine(Policy(idle_after_s=600, default_timeout_s=10**6))
+    alive_without_activity(engine, 700)
+    outputs = feed(engine, [lifecycle("activity", X, 701)])
+    assert transitions(outputs) == [("idle", "running")]
+
+
+def test_past_its_timeout_without_auto_terminate_it_is_only_reported() -> None:
+    engine = Engine(Policy(idle_after_s=10**6))
+    outputs = alive_without_activity(engine, 1200, timeout_seconds=600)
+    assert [e.action for e in recoveries(outputs)] == ["idle_detected"]
+    assert "AUTO_TERMINATE is off" in recoveries(outputs)[0].reason
+    assert commands(outputs) == []
+
+
+@pytest.mark.parametrize("terminate_outcome", ["ok", "already_finished", "not_found"])
+def test_auto_terminate_terminates_then_marks_failed_with_the_contract_error(terminate_outcome: str) -> None:
+    engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True))
+    outputs = alive_without_activity(engine, 1200, timeout_seconds=600)
+    assert transitions(outputs) == [("running", "idle")]
+    [terminate] = commands(outputs)
+    assert terminate.kind == "terminate"
+    outputs = feed(engine, [result(terminate.command_id, 1201, terminate_outcome)])
+    [mark] = commands(outputs)
+    assert mark.kind == "mark_failed"
+    outputs = feed(engine, [result(mark.command_id, 1202, "ok")])
+    assert transitions(outputs) == [("idle", "failed")]
+    [event] = recoveries(outputs)
+    assert event.action == "auto_terminated"
+    assert event.error == "Execution auto-terminated after 20 minutes by watchdog (exceeded timeout of 600s)"
+
+
+@pytest.mark.parametrize(
+    ("own", "per_agent", "default", "expected_s"),
+    [(600, {AGENT: 900}, 1200, 600), (None, {AGENT: 900}, 1200, 900), (None, {"other": 60}, 1200, 1200)],
+)
+def test_the_effective_timeout_is_own_then_agent_then_default(
+    own: float | None, per_agent: dict[str, float], default: float, expected_s: float
+) -> None:
+    policy = Policy(idle_after_s=10**6, auto_terminate=True, agent_timeouts=per_agent, default_timeout_s=default)
+    engine = Engine(policy)
+    extra = {} if own is None else {"timeout_seconds": own}
+    outputs = alive_without_activity(engine, 1300, **extra)
+    [terminate] = commands(outputs, "terminate")
+    assert terminate.at.isoformat().startswith(at(expected_s)[:19])
+
+
+def test_a_failed_command_is_retried_with_the_same_id() -> None:
+    engine = Engine(Policy())
+    feed(engine, [lifecycle("started", X, 0), tick(95)])
+    [mark] = commands(feed(engine, [probe(X, 96, "not_found")]))
+    outputs = feed(engine, [result(mark.command_id, 97, "failed"), *ticks(100, 130)])
+    assert [c.command_id for c in commands(outputs)] == [mark.command_id]
+    assert commands(outputs)[0].error == ORPHAN_ERROR
+
+
+# ---- unreachable agents ---------------------------------------------------------------------------------
+
+
+def test_an_unreachable_agent_is_announced_once_and_nothing_is_killed() -> None:
+    engine = Engine(Policy(probe_retry_s=10, probe_retry_max_s=40))
+    outputs = feed(engine, [lifecycle("started", X, 0)])
+    for second in range(1, 2000):
+        decided = engine.apply(tick(second))
+        outputs += decided
+        if commands(decided, "probe"):  # the agent never answers
+            outputs += engine.apply(probe(X, second + 0.5, "unreachable"))
+    assert [e.action for e in recoveries(outputs)] == ["agent_unreachable"]
+    assert commands(outputs, "mark_failed") == [] and commands(outputs, "terminate") == []
+    assert state(engine) is State.SUSPECTED
+    probe_times = [c.at for c in commands(outputs, "probe")]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(probe_times)]
+    assert gaps[:4] == [11, 21, 41, 41] and max(gaps) == 41  # doubling from 10 s, capped at 40 s (+1 s ticks)
+
+
+def test_a_new_unreachable_episode_is_announced_again() -> None:
+    engine = Engine(Policy())
+    feed(engine, [lifecycle("started", X, 0), tick(90), probe(X, 91, "unreachable"), probe(X, 92, "running")])
+    outputs = feed(engine, [tick(200), probe(X, 201, "unreachable")])
+    assert [e.action for e in recoveries(outputs)] == ["agent_unreachable"]
+
+
+# ---- the platform's word wins ---------------------------------------------------------------------------
+
+
+def test_completion_wins_over_a_recovery_in_flight_and_absorbs_late_answers() -> None:
+    engine = Engine(Policy())
+    feed(engine, [lifecycle("started", X, 0), tick(95)])
+    [mark] = commands(feed(engine, [probe(X, 96, "not_found")]))
+    outputs = feed(engine, [lifecycle("completed", X, 96.5)])
+    assert transitions(outputs) == [("confirmed_orphan", "completed")]
+    late = [
+        result(mark.command_id, 97, "ok"),
+        lifecycle("heartbeat", X, 98),
+        probe(X, 99, "running"),
+        *ticks(100, 400),
+    ]
+    assert feed(engine, late) == []
+    assert state(engine) is State.COMPLETED
+
+
+def test_mark_failed_answered_already_finished_announces_no_recovery() -> None:
+    engine = Engine(Policy())
+    feed(engine, [lifecycle("started", X, 0), tick(95)])
+    [mark] = commands(feed(engine, [probe(X, 96, "not_found")]))
+    outputs = feed(engine, [result(mark.command_id, 97, "already_finished")])
+    assert transitions(outputs) == [("confirmed_orphan", "completed")]
+    assert recoveries(outputs) == []
+
+
+@pytest.mark.parametrize("kind", ["completed", "failed", "cancelled"])
+def test_a_finished_execution_is_not_resurrected_by_late_events(kind: str) -> None:
+    engine = Engine(Policy())
+    outputs = feed(
+        engine,
+        [lifecycle(kind, X, 10), lifecycle("started", X, 0), lifecycle("heartbeat", X, 5), *ticks(0, 500)],
+    )
+    assert outputs == []
+    assert state(engine).value == kind
+
+
+# ---- duplicates and time ----------------------------------------------------------------------------------
+
+
+def test_duplicates_change_nothing() -> None:
+    engine = Engine(Policy())
+    first = lifecycle("heartbeat", X, 40, event_id="hb-1")
+    feed(engine, [lifecycle("started", X, 0), first, tick(100)])
+    before = dict(engine.records)
+    assert feed(engine, [first, tick(100), tick(99)]) == []
+    assert engine.records == before
+
+
+def test_an_older_event_never_moves_time_backwards() -> None:
+    engine = Engine(Policy())
+    feed(engine, [lifecycle("started", X, 0), lifecycle("heartbeat", X, 80), lifecycle("heartbeat", X, 20)])
+    assert engine.records[X].last_seen == engine.records[X].started_at + 80_000_000
+    assert transitions(feed(engine, [tick(169)])) == []
+    assert transitions(feed(engine, [tick(170)])) == [("running", "suspected")]
+
+
+def test_finished_executions_are_forgotten_after_retention_and_stale_news_is_ignored() -> None:
+    engine = Engine(Policy(terminal_retention_s=600))
+    feed(engine, [lifecycle("started", X, 0), lifecycle("completed", X, 10), *ticks(0, 700, 50)])
+    assert X not in engine.records
+    assert feed(engine, [lifecycle("heartbeat", X, 5), *ticks(750, 1000, 50)]) == []
+    assert X not in engine.records
+
+
+def test_a_restored_engine_decides_in_the_same_order_as_one_that_never_stopped() -> None:
+    from exec_watchdog.adapters import snapshots
+
+    # A is armed at 90 s, then a heartbeat moves its deadline to 130 s; B falls due at 110 s.
+    before = [lifecycle("started", "A", 0), lifecycle("started", "B", 20), lifecycle("heartbeat", "A", 40)]
+    continuous = Engine(Policy())
+    feed(continuous, before)
+    restored = snapshots.decode(snapshots.encode(continuous), Policy())
+    later = [tick(200)]
+    assert feed(continuous, later) == feed(restored, later)
+    assert [o.execution_id for o in feed(Engine(Policy()), [*before, *later]) if isinstance(o, Transition)] == [
+        "B",
+        "A",
+    ]

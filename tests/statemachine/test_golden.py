@@ -1,0 +1,47 @@
+"""Golden histories: `exec-watchdog simulate` on recorded inputs gives exactly the recorded outputs.
+
+Each case is `tests/golden/NAME.in.jsonl` (inputs), `NAME.env.json` (settings), `NAME.out.jsonl`
+(decisions) and `NAME.err.txt` (rejected lines). After an intended change of behaviour, rewrite
+the expectations with `UPDATE_GOLDEN=1 pytest tests/test_golden.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.paths import GOLDEN, ROOT
+
+CASES = sorted(p.name.removesuffix(".in.jsonl") for p in GOLDEN.glob("*.in.jsonl"))
+
+
+def simulate(case: str) -> subprocess.CompletedProcess[bytes]:
+    settings = json.loads((GOLDEN / f"{case}.env.json").read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")} | settings
+    return subprocess.run(
+        [sys.executable, "-m", "exec_watchdog", "simulate", str(GOLDEN / f"{case}.in.jsonl")],
+        capture_output=True,
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_simulate_reproduces_the_golden_history(case: str) -> None:
+    run = simulate(case)
+    expected_out, expected_err = GOLDEN / f"{case}.out.jsonl", GOLDEN / f"{case}.err.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        expected_out.write_bytes(run.stdout)
+        expected_err.write_bytes(run.stderr)
+    assert run.stdout.decode().splitlines() == expected_out.read_text().splitlines()
+    assert run.stderr == expected_err.read_bytes()
+    assert simulate(case).stdout == run.stdout, "the same input must give byte-identical output"
+
+
+def test_there_are_golden_cases_for_each_recovery_path() -> None:
+    assert {"orphan", "auto_terminate", "unreachable", "late_completion"} <= set(CASES)

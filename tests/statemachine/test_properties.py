@@ -1,0 +1,203 @@
+"""Properties of the core over random histories (hypothesis)."""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, field
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas import (
+    Command,
+    CommandResult,
+    InputEvent,
+    LifecycleEvent,
+    Output,
+    ProbeResult,
+    RecoveryEvent,
+    Tick,
+    Transition,
+)
+from statemachine import Due, Engine, Policy, decide
+from statemachine.timestamps import to_micros
+from tests.events import lifecycle, probe, result, tick
+
+POLICY = Policy(
+    heartbeat_timeout_s=20,
+    min_age_s=15,
+    idle_after_s=60,
+    default_timeout_s=120,
+    auto_terminate=True,
+    probe_retry_s=5,
+    probe_retry_max_s=20,
+    command_retry_s=5,
+    command_retry_max_s=20,
+    terminal_retention_s=200,
+)
+EXECUTIONS = ["a", "b", "c"]
+LIFECYCLE = ["started", "heartbeat", "heartbeat", "activity", "completed", "failed", "cancelled"]
+
+step = st.one_of(
+    st.tuples(st.just("lifecycle"), st.sampled_from(LIFECYCLE), st.sampled_from(EXECUTIONS), st.integers(-5, 10)),
+    st.tuples(st.just("tick"), st.integers(1, 30)),
+    st.tuples(
+        st.just("probe"),
+        st.sampled_from(EXECUTIONS),
+        st.sampled_from(["running", "not_found", "unreachable"]),
+    ),
+    st.tuples(
+        st.just("answer"),
+        st.integers(0, 5),
+        st.sampled_from(["ok", "already_finished", "not_found", "failed"]),
+    ),
+    st.tuples(st.just("repeat"), st.integers(0, 1000)),
+)
+
+
+@dataclass
+class History:
+    inputs: list[InputEvent] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
+
+
+def play(steps: list[tuple[object, ...]]) -> History:
+    """Interpret abstract steps against a live engine: answers refer to commands actually issued."""
+    engine, history, now = Engine(POLICY), History(), 0.0
+    issued: list[Command] = []
+    for s in steps:
+        kind = s[0]
+        if kind == "lifecycle":
+            event: InputEvent = lifecycle(str(s[1]), str(s[2]), now + int(str(s[3])))  # type: ignore[call-overload]
+        elif kind == "tick":
+            now += int(str(s[1]))
+            event = tick(now)
+        elif kind == "probe":
+            event = probe(str(s[1]), now + 0.5, str(s[2]))
+        elif kind == "answer":
+            answerable = [c for c in issued if c.kind != "probe"]
+            if not answerable:
+                continue
+            event = result(answerable[int(str(s[1])) % len(answerable)].command_id, now + 0.5, str(s[2]))
+        else:
+            if not history.inputs:
+                continue
+            event = history.inputs[int(str(s[1])) % len(history.inputs)]
+        history.inputs.append(event)
+        decided = engine.apply(event)
+        history.outputs += decided
+        issued += [o for o in decided if isinstance(o, Command)]
+    return history
+
+
+def replay(inputs: list[InputEvent]) -> list[str]:
+    engine = Engine(POLICY)
+    return [o.model_dump_json(by_alias=True) for event in inputs for o in engine.apply(event)]
+
+
+histories = st.lists(step, min_size=1, max_size=120).map(play)
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories)
+def test_the_same_inputs_give_byte_identical_outputs(history: History) -> None:
+    assert replay(history.inputs) == [o.model_dump_json(by_alias=True) for o in history.outputs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories)
+def test_at_most_one_terminate_and_one_mark_failed_per_execution(history: History) -> None:
+    for kind in ("terminate", "mark_failed"):
+        ids: dict[str, set[str]] = {}
+        for o in history.outputs:
+            if isinstance(o, Command) and o.kind == kind:
+                ids.setdefault(o.execution_id, set()).add(o.command_id)
+        assert all(len(v) == 1 for v in ids.values()), (kind, ids)
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories)
+def test_terminal_states_absorb_everything_after_them(history: History) -> None:
+    ended: set[str] = set()
+    for o in history.outputs:
+        assert o.execution_id not in ended or (isinstance(o, RecoveryEvent) and o.state.is_terminal), o
+        if isinstance(o, Transition) and o.to_state.is_terminal:
+            ended.add(o.execution_id)
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories)
+def test_no_mark_failed_without_a_not_found_probe_or_a_successful_terminate(history: History) -> None:
+    engine = Engine(POLICY)
+    evidence: set[str] = set()
+    terminates: dict[str, str] = {}
+    for event in history.inputs:
+        if isinstance(event, ProbeResult) and event.outcome == "not_found":
+            evidence.add(event.execution_id)
+        if isinstance(event, CommandResult) and event.outcome != "failed" and event.command_id in terminates:
+            evidence.add(terminates[event.command_id])
+        for o in engine.apply(event):
+            if isinstance(o, Command) and o.kind == "terminate":
+                terminates[o.command_id] = o.execution_id
+            if isinstance(o, Command) and o.kind == "mark_failed":
+                assert o.execution_id in evidence
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories, st.integers(0, 120))
+def test_any_prefix_replayed_gives_a_prefix_of_the_outputs(history: History, cut: int) -> None:
+    full = replay(history.inputs)
+    partial = replay(history.inputs[:cut])
+    assert full[: len(partial)] == partial
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories)
+def test_redelivering_every_lifecycle_event_changes_nothing(history: History) -> None:
+    doubled: list[InputEvent] = []
+    for event in history.inputs:
+        doubled.append(event)
+        if isinstance(event, LifecycleEvent):
+            doubled.append(event)
+    assert replay(doubled) == replay(history.inputs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories, st.integers(0, 120))
+def test_restoring_from_a_snapshot_at_any_point_changes_no_decision(history: History, cut: int) -> None:
+    from exec_watchdog.adapters import snapshots
+
+    full = replay(history.inputs)
+    engine = Engine(POLICY)
+    before = [o.model_dump_json(by_alias=True) for e in history.inputs[:cut] for o in engine.apply(e)]
+    restored = snapshots.decode(snapshots.encode(engine), POLICY)
+    after = [o.model_dump_json(by_alias=True) for e in history.inputs[cut:] for o in restored.apply(e)]
+    assert before + after == full
+
+
+BRAKING = POLICY.model_copy(update={"brake_min_executions": 2, "brake_share": 0.5, "brake_window_s": 60})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(step, min_size=1, max_size=120))
+def test_no_new_kill_is_issued_while_the_mass_failure_brake_holds(steps: list[tuple[object, ...]]) -> None:
+    inputs = play(steps).inputs
+    engine = Engine(BRAKING)
+    for event in inputs:
+        outputs = engine.apply(event)
+        kills = [o for o in outputs if isinstance(o, Command) and o.kind != "probe" and o.attempt == 0]
+        assert not (engine.brake.engaged and kills), (event, kills)
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories)
+def test_decide_never_changes_the_record_it_is_given(history: History) -> None:
+    """Records are slotted, not frozen (the engine moves `last_seen` in place): `decide` must copy."""
+    engine = Engine(POLICY)
+    for event in history.inputs:
+        for record in list(engine.records.values()):
+            before = astuple(record)
+            probe_event = Due(to_micros(event.now)) if isinstance(event, Tick) else event
+            if isinstance(probe_event, Due) or getattr(probe_event, "execution_id", None) == record.execution_id:
+                decide(record, probe_event, POLICY, input_id="check", clock=engine.clock)  # type: ignore[arg-type]
+            assert astuple(record) == before
+        engine.apply(event)
