@@ -135,6 +135,10 @@ class PartitionState:
         except InvalidInput as error:
             drained.rejected.append(Rejected(topic, record.offset, record, error.reason))
             return
+        except Exception as error:  # a record no rule foresaw: dead-lettered with the error's type, never a crash
+            reason = f"record: unreadable ({type(error).__name__})"
+            drained.rejected.append(Rejected(topic, record.offset, record, reason))
+            return
         self._apply_event(event, topic, record.offset, drained)
 
     def _apply_event(self, event: InputEvent, topic: str, offset: int, drained: Drained) -> None:

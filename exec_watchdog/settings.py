@@ -22,7 +22,8 @@ from exec_watchdog.adapters.kafka_connection import MECHANISMS, PROTOCOLS, Kafka
 from statemachine.policy import Policy
 
 ENV_PREFIX = "WATCHDOG_"
-Seconds = Annotated[float, Field(gt=0, le=366 * 86400)]
+Seconds = Annotated[float, Field(gt=0, le=366 * 86400, allow_inf_nan=False)]
+"""A duration: more than zero, at most a year, never inf or nan."""
 _config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
 
 
@@ -44,7 +45,9 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///./watchdog.db", description="exec-watchdog's own store")
     auto_migrate: bool = Field(True, description="bring the store's schema up to date when a command opens it")
     heartbeat_timeout_s: Seconds = Field(90, description="silence before an execution is suspected")
-    min_age_s: float = Field(60, ge=0, description="never declare an orphan younger than this")
+    min_age_s: float = Field(
+        60, ge=0, le=366 * 86400, allow_inf_nan=False, description="never declare an orphan younger than this"
+    )
     idle_after_s: Seconds = Field(1800, description="alive but without activity this long: idle")
     default_timeout_s: Seconds = Field(3600, description="runtime limit when nothing else gives one")
     agent_timeouts: dict[str, Seconds] = Field(

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.fields import AGENT_NAME_PATTERN
+from schemas.fields import AGENT_NAME_PATTERN, EARLIEST_YEAR, LATEST_YEAR, whole_match
 from schemas.parsing import MAX_RECORD_BYTES
 
 HEARTBEAT = "execution.heartbeat"
@@ -25,13 +25,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _whole(pattern: str) -> re.Pattern[str]:
-    """`^…$` as Python's `re` must spell it to match like pydantic's: `$` would allow a final newline."""
-    assert pattern.startswith("^") and pattern.endswith("$")
-    return re.compile(r"\A" + pattern[1:-1] + r"\Z")
-
-
-_AGENT_NAME = _whole(AGENT_NAME_PATTERN)
+_AGENT_NAME = whole_match(AGENT_NAME_PATTERN)
 _UTC_MICROS = re.compile(
     r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?(?:Z|\+00:00)\Z"
 )
@@ -85,7 +79,7 @@ def _known_agent(name: str) -> bool:
 
 def _micros(text: str) -> int | None:
     """A timestamp of the one shape, in µs since the epoch; None for any other text or a day that does not exist."""
-    if _UTC_MICROS.match(text) is None:
+    if _UTC_MICROS.match(text) is None or not EARLIEST_YEAR <= int(text[:4]) <= LATEST_YEAR:
         return None
     try:
         return (datetime.fromisoformat(text) - _EPOCH) // _MICROSECOND

@@ -56,6 +56,12 @@ class InputParser:
         if len(data) > MAX_RECORD_BYTES:
             raise InvalidInput(f"record is {len(data)} bytes; at most {MAX_RECORD_BYTES} are allowed")
         try:
+            return self._parse(data)
+        except RecursionError:
+            raise InvalidInput("record: nested too deeply") from None
+
+    def _parse(self, data: bytes | str) -> Any:
+        try:
             return self.adapter.validate_json(data)
         except ValidationError as first_error:
             upcast = self._upcast_if_older(data)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from collections import defaultdict
 from typing import Literal
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -29,10 +29,10 @@ from exec_watchdog.adapters.agent_api import (
     agent_token,
 )
 from exec_watchdog.adapters.circuit_breaker import CircuitBreaker
-from schemas.fields import AGENT_NAME_PATTERN, EXECUTION_ID_PATTERN
+from schemas.fields import AGENT_NAME_PATTERN, EXECUTION_ID_PATTERN, whole_match
 
-_AGENT_NAME = re.compile(AGENT_NAME_PATTERN)
-_EXECUTION_ID = re.compile(EXECUTION_ID_PATTERN)
+_AGENT_NAME = whole_match(AGENT_NAME_PATTERN)
+_EXECUTION_ID = whole_match(EXECUTION_ID_PATTERN)
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 
@@ -112,7 +112,7 @@ class HttpAgentApi:
         )
 
     async def status(self, agent_name: str, execution_id: str) -> StatusOutcome | Unreachable:
-        path = f"/api/executions/{execution_id}/status"
+        path = "/api/executions/{id}/status"
         response = await self._call(agent_name, "GET", path, execution_id=execution_id, retries=self._read_retries)
         if isinstance(response, Unreachable):
             return response
@@ -127,7 +127,7 @@ class HttpAgentApi:
         return "running" if reply.running else "finished"
 
     async def terminate(self, agent_name: str, execution_id: str) -> TerminateOutcome:
-        path = f"/api/executions/{execution_id}/terminate"
+        path = "/api/executions/{id}/terminate"
         response = await self._call(agent_name, "POST", path, execution_id=execution_id, retries=0)
         if isinstance(response, Unreachable):
             return "failed"
@@ -142,7 +142,7 @@ class HttpAgentApi:
         return "ok" if reply.status == "terminated" else "already_finished"
 
     async def last_error(self, agent_name: str, execution_id: str) -> LastError | None:
-        path = f"/api/executions/{execution_id}/last-error"
+        path = "/api/executions/{id}/last-error"
         response = await self._call(
             agent_name, "GET", path, execution_id=execution_id, retries=0, timeout=self._last_error_timeout
         )
@@ -162,12 +162,15 @@ class HttpAgentApi:
     # ---- plumbing --------------------------------------------------------------------------------
 
     def url(self, agent_name: str, path: str, execution_id: str | None = None) -> str:
-        """The one place a URL is made: from the template and a name that matched the pattern."""
+        """The one place a URL is made: from the template and a name that matched the pattern; the
+        execution id fills `{id}` in `path`, percent-encoded as one segment."""
         if not _AGENT_NAME.match(agent_name):
             raise _Refused("agent name does not match the contract's pattern")
-        if execution_id is not None and not _EXECUTION_ID.match(execution_id):
-            raise _Refused("execution id does not match the contract's pattern")
-        return self._template.format(agent_name=agent_name).rstrip("/") + path
+        if execution_id is not None:
+            if not _EXECUTION_ID.match(execution_id):
+                raise _Refused("execution id does not match the contract's pattern")
+            path = path.format(id=quote(execution_id, safe=""))
+        return self._template.format(agent_name=quote(agent_name, safe="")).rstrip("/") + path
 
     def _headers(self, agent_name: str) -> dict[str, str]:
         if self._secret is not None:

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
+from urllib.parse import unquote
 
 from exec_watchdog.adapters.agent_api import agent_token
 
@@ -130,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         fleet = self.owner
         with fleet.lock:
             fleet.requests += 1
-        parts = self.path.strip("/").split("/")
+        parts = [unquote(part) for part in self.path.strip("/").split("/")]  # segments arrive percent-encoded
         if self.only is not None:
             parts = [self.only, *parts]
         if len(parts) < 3 or parts[1:3] != ["api", "executions"]:

@@ -161,13 +161,20 @@ async def test_a_bad_agent_name_never_produces_a_request(
     assert fleet.requests == 0
 
 
-@pytest.mark.parametrize("execution_id", ["../../admin", "x/y", "%2e%2e", "x" * 129, "a?b=c", "a#b"])
+@pytest.mark.parametrize("execution_id", ["../../admin", "x/y", "%2e%2e", "x" * 129, "a?b=c", "a#b", ".", "..", "x\n"])
 async def test_a_bad_execution_id_never_produces_a_request(
     fleet: StandinFleet, client: HttpAgentApi, execution_id: str
 ) -> None:
     assert isinstance(await client.status(BOT, execution_id), Unreachable)
     assert await client.terminate(BOT, execution_id) == "failed"
     assert fleet.requests == 0
+
+
+async def test_an_execution_id_is_one_percent_encoded_path_segment(fleet: StandinFleet, client: HttpAgentApi) -> None:
+    assert client.url(BOT, "/api/executions/{id}/status", "run:42").endswith("/api/executions/run%3A42/status")
+    fleet.start_execution(BOT, "run:42")
+    assert await client.status(BOT, "run:42") == "running"  # the agent decodes the segment back
+    assert await client.terminate(BOT, "run:42") == "ok"
 
 
 async def test_secrets_and_tokens_never_appear_in_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:

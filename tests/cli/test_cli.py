@@ -49,6 +49,10 @@ def test_file_then_environment_then_command_line(tmp_path: Path, monkeypatch: py
         ({"WATCHDOG_AGENT_TIMEOUTS": "{not json"}, "WATCHDOG_AGENT_TIMEOUTS"),
         ({"WATCHDOG_AUTO_TERMINATE": "maybe"}, "WATCHDOG_AUTO_TERMINATE"),
         ({"WATCHDOG_AGENT_URL_TEMPLATE": "http://agents/fixed"}, "WATCHDOG_AGENT_URL_TEMPLATE"),
+        ({"WATCHDOG_MIN_AGE_S": "inf"}, "WATCHDOG_MIN_AGE_S"),
+        ({"WATCHDOG_MIN_AGE_S": "nan"}, "WATCHDOG_MIN_AGE_S"),
+        ({"WATCHDOG_TICK_INTERVAL_S": "inf"}, "WATCHDOG_TICK_INTERVAL_S"),
+        ({"WATCHDOG_HEARTBEAT_TIMEOUT_S": "1e400"}, "WATCHDOG_HEARTBEAT_TIMEOUT_S"),
     ],
 )
 def test_a_bad_setting_exits_2_naming_the_setting_and_value(env: dict[str, str], named: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,12 +15,14 @@ CARD = {"schemas", "statemachine", "consumers", "producers"}
 
 
 def test_the_wheel_installs_the_four_card_packages_and_exec_watchdog_only(tmp_path: Path) -> None:
+    source = tmp_path / "source"  # the tracked files only: no build/ left over from an earlier layout
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in tracked.splitlines():
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q"]
-    subprocess.run(
-        [*pip, "-w", str(tmp_path), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
+    subprocess.run([*pip, "-w", str(tmp_path), str(source)], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("exec_watchdog-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith((".dist-info", ".data"))}
