@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     )
     auto_terminate: bool = Field(False, description="terminate idle executions past their limit")
     tick_interval_s: Seconds = Field(5, description="how often time advances")
+    max_clock_skew_s: Seconds = Field(
+        30, description="how far an event's occurred_at may lie behind the watchdog's clock and still be believed"
+    )
     probe_retry_s: Seconds = Field(15, description="first wait before probing again (doubles, capped)")
     probe_retry_max_s: Seconds = Field(300, description="longest wait between probes")
     command_retry_s: Seconds = Field(30, description="first wait before retrying a failed command")

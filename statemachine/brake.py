@@ -31,6 +31,12 @@ class Brake:
     def engaged(self) -> bool:
         return self.engaged_at is not None
 
+    def shift(self, delta: int) -> None:
+        """Time nobody watched is taken out: the window's times move with the records'."""
+        if self.engaged_at is not None:
+            self.engaged_at += delta
+        self.recent = deque((at + delta, x, agent) for at, x, agent in self.recent)
+
     def note(self, at: int, execution_id: str, agent: str) -> None:
         self.recent.append((at, execution_id, agent))
 

@@ -14,7 +14,7 @@ from schemas.outputs import Output
 from statemachine import texts
 from statemachine.policy import Policy
 from statemachine.record import ExecutionRecord
-from statemachine.rules import is_idle, silent, timeout_us
+from statemachine.rules import believed, is_idle, observed, silent, start_time, timeout_us
 from statemachine.step import Step
 from statemachine.timestamps import iso, to_micros
 
@@ -63,29 +63,33 @@ def decide(
     if isinstance(event, Released):
         return _released(record, event.now, policy, input_id)
     if isinstance(event, ProbeResult):
-        return _probe_result(record, event, policy, input_id, braked)
-    return _command_result(record, event, policy, input_id, braked)
+        return _probe_result(record, event, policy, input_id, clock, braked)
+    return _command_result(record, event, policy, input_id, clock, braked)
 
 
 def _lifecycle(
     rec: ExecutionRecord | None, ev: LifecycleEvent, policy: Policy, input_id: str, clock: int | None, braked: bool
 ) -> Decision:
-    t = to_micros(ev.occurred_at)
+    claimed = to_micros(ev.occurred_at)
+    t = observed(claimed, clock, policy)
     own_timeout = None if ev.timeout_seconds is None else policy.micros(ev.timeout_seconds)
     if rec is None:
-        return _first_sight(ev, t, own_timeout, policy, clock), []
+        return _first_sight(ev, claimed, own_timeout, policy, clock), []
     if rec.state.is_terminal:
         return rec, []
     step = Step(rec, policy, at=t, now=t if clock is None else max(t, clock), input_id=input_id, braked=braked)
     finish = _FINISH.get(ev.type)
-    if finish is not None:
+    if finish is not None:  # the platform's word on the end, whichever agent it names
         step.fire(finish[0], f"lifecycle {ev.type} ({ev.event_id})")
         return step.result()
+    if ev.agent_name != rec.agent_name:  # evidence of nothing; the execution is held, announced once
+        if rec.conflict_agent is None:
+            step.hold_for_identity(ev.agent_name, ev.event_id)
+        return step.result()
     if ev.type == "execution.started":
-        step.update(
-            started_at=min(rec.started_at, t),
-            own_timeout_us=rec.own_timeout_us if own_timeout is None else own_timeout,
-        )
+        own = rec.own_timeout_us if own_timeout is None else own_timeout
+        began = start_time(claimed, clock, policy.timeout_micros(rec.agent_name, own), policy)
+        step.update(started_at=min(rec.started_at, began), own_timeout_us=own)
     news = t > rec.last_seen
     if ev.type == "execution.activity":
         news = news or t > rec.last_activity
@@ -94,25 +98,38 @@ def _lifecycle(
         return step.result()  # a duplicate or an older event: no clock moves backwards
     step.update(last_seen=max(rec.last_seen, t), unreachable=False, probe_attempts=0)
     trigger = "activity" if ev.type == "execution.activity" else "sign_of_life"
-    step.fire(trigger, f"{ev.type} at {iso(t)} ({ev.event_id})")
+    step.fire(trigger, f"{ev.type} at {iso(t)} ({ev.event_id}){_unbelieved(claimed, clock, policy)}")
     return step.result()
 
 
+def _unbelieved(claimed: int, clock: int | None, policy: Policy) -> str:
+    """What the audit says of a claimed time the watchdog did not take as it was."""
+    if believed(claimed, clock, policy):
+        return ""
+    return f"; stamped {iso(claimed)}, beyond MAX_CLOCK_SKEW_S of the watchdog's clock: counted at the watchdog's time"
+
+
 def _first_sight(
-    ev: LifecycleEvent, t: int, own_timeout: int | None, policy: Policy, clock: int | None
+    ev: LifecycleEvent, claimed: int, own_timeout: int | None, policy: Policy, clock: int | None
 ) -> ExecutionRecord | None:
+    t = observed(claimed, clock, policy)
     finish = _FINISH.get(ev.type)
     if finish is not None:
         # Remember the end, so a late `started` or heartbeat cannot resurrect the execution.
         return ExecutionRecord(ev.execution_id, ev.agent_name, finish[1], t, t, t, own_timeout, ended_at=t)
     stale_before = None if clock is None else clock - policy.us.terminal_retention
-    if ev.type != "execution.started" and stale_before is not None and t <= stale_before:
+    if ev.type != "execution.started" and stale_before is not None and claimed <= stale_before:
         return None  # a sign of life older than anything still remembered: evidence of nothing
-    return ExecutionRecord(ev.execution_id, ev.agent_name, State.RUNNING, t, t, t, own_timeout)
+    began = t
+    if ev.type == "execution.started":
+        began = start_time(claimed, clock, policy.timeout_micros(ev.agent_name, own_timeout), policy)
+    return ExecutionRecord(ev.execution_id, ev.agent_name, State.RUNNING, began, t, t, own_timeout)
 
 
-def _probe_result(rec: ExecutionRecord, ev: ProbeResult, policy: Policy, input_id: str, braked: bool) -> Decision:
-    t = to_micros(ev.observed_at)
+def _probe_result(
+    rec: ExecutionRecord, ev: ProbeResult, policy: Policy, input_id: str, clock: int | None, braked: bool
+) -> Decision:
+    t = observed(to_micros(ev.observed_at), clock, policy)
     step = Step(rec, policy, at=t, now=t, input_id=input_id, braked=braked)
     if t <= rec.last_seen:
         return step.result()  # older than what we already know
@@ -135,14 +152,21 @@ def _probe_result(rec: ExecutionRecord, ev: ProbeResult, policy: Policy, input_i
     return step.result()
 
 
-def _command_result(rec: ExecutionRecord, ev: CommandResult, policy: Policy, input_id: str, braked: bool) -> Decision:
+def _command_result(
+    rec: ExecutionRecord, ev: CommandResult, policy: Policy, input_id: str, clock: int | None, braked: bool
+) -> Decision:
     if ev.command_id != rec.action_id:
         return rec, []  # a duplicate, or an answer to a command no longer in flight
-    t = to_micros(ev.observed_at)
+    t = observed(to_micros(ev.observed_at), clock, policy)
     step = Step(rec, policy, at=t, now=t, input_id=input_id, braked=braked)
     if ev.outcome == "failed":
         backoff = policy.backoff_micros(policy.command_retry_s, policy.command_retry_max_s, rec.action_attempts)
         step.update(action_attempts=rec.action_attempts + 1, retry_at=t + backoff)
+    elif rec.action_kind == "terminate" and ev.outcome in ("not_found", "already_finished"):
+        # Not a termination: the task ended by itself or was never there. Probed again; the orphan path
+        # (with its own text) or the platform's end decides, and it is never terminated again.
+        step.update(action_kind=None, action_id=None, action_attempts=0, retry_at=None, terminate_missed=True)
+        step.fire("terminate_missed", texts.terminate_missed_cause(rec.agent_name, ev.outcome, ev.command_id))
     elif rec.action_kind == "terminate":
         limit = timeout_us(rec, policy)
         step.update(evidence_at=t)
@@ -160,7 +184,9 @@ def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str, braked: 
         return (None if expired else rec), []
     step = Step(rec, policy, at=now, now=now, input_id=input_id, braked=braked)
     if rec.retry_at is not None and rec.retry_at <= now and rec.action_kind is not None:
-        if braked:  # a retried kill waits for the brake like a new one
+        if rec.conflict_agent is not None:  # held for its identity: no retry either
+            step.update(retry_at=None)
+        elif braked:  # a retried kill waits for the brake like a new one
             step.update(retry_at=now + policy.micros(policy.command_retry_s))
         else:
             step.update(retry_at=None)

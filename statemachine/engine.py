@@ -20,8 +20,8 @@ from statemachine.decide import Due, Released, decide
 from statemachine.ids import derived_input_id
 from statemachine.incident import incident_event, incident_over
 from statemachine.policy import Policy
-from statemachine.record import ExecutionRecord
-from statemachine.rules import next_due
+from statemachine.record import TIME_FIELDS, ExecutionRecord
+from statemachine.rules import next_due, observed
 from statemachine.timestamps import to_micros
 
 
@@ -77,21 +77,25 @@ class Engine:
             return []
         return self._decide(record, event, input_id(event))
 
-    def beat(self, execution_id: str, at: int) -> bool:
+    def beat(self, execution_id: str, at: int, agent_name: str) -> bool:
         """The heartbeat hot path: True when the heartbeat was a running execution's, and is applied.
 
         It decides nothing and outputs nothing: only `last_seen` moves (the deadline re-arms lazily).
-        Otherwise (an unknown or not running execution) it changes nothing: `apply` the event instead.
+        Otherwise (an unknown or not running execution, or another agent named) it changes nothing:
+        `apply` the event instead.
         """
         record = self.records.get(execution_id)
-        if record is None or record.state is not State.RUNNING:
+        if record is None or record.state is not State.RUNNING or record.agent_name != agent_name:
             return False
+        at = observed(at, self.clock, self.policy)
         if at > record.last_seen:
             record.last_seen = at
         return True
 
     def _lifecycle(self, event: LifecycleEvent) -> list[Output]:
-        if event.type == "execution.heartbeat" and self.beat(event.execution_id, to_micros(event.occurred_at)):
+        if event.type == "execution.heartbeat" and self.beat(
+            event.execution_id, to_micros(event.occurred_at), event.agent_name
+        ):
             return []
         record = self.records.get(event.execution_id)
         if record is None:
@@ -111,8 +115,13 @@ class Engine:
         return outputs
 
     def _tick(self, now: int, iid: str) -> list[Output]:
-        if self.clock is not None and now <= self.clock:
-            return []  # a repeated or older tick changes nothing
+        if self.clock is not None:
+            step = now - self.clock
+            if step == 0:
+                return []  # a repeated tick changes nothing
+            watched = min(max(step, 0), self.policy.us.tick_gap)
+            if watched != step:
+                self._shift(step - watched)
         self.clock = now
         outputs = self._maybe_release(now, iid)
         popped: list[ExecutionRecord] = []
@@ -133,6 +142,18 @@ class Engine:
             self._store(current, new, rearm_from_scratch=True)
             outputs.extend(decided)
         return outputs
+
+    def _shift(self, delta: int) -> None:
+        """A gap in the ticks (the broker, the ticker or the owner was away) or a jump of the ticker's
+        clock, forward or back: every time the engine holds moves by `delta`, so the unwatched part
+        counts as neither silence nor age. In place, on the engine's own records, like `beat`."""
+        for record in self.records.values():
+            for name in TIME_FIELDS:
+                value = getattr(record, name)
+                if value is not None:
+                    setattr(record, name, value + delta)
+        self._heap = [(due + delta, execution_id) for due, execution_id in self._heap]  # order kept: a heap
+        self.brake.shift(delta)
 
     def _store(
         self, old: ExecutionRecord | None, new: ExecutionRecord | None, *, rearm_from_scratch: bool = False

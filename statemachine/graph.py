@@ -34,6 +34,7 @@ TRIGGERS = (
     "finish_failed",
     "finish_cancelled",
     "brake_released",  # the mass-failure brake let go: a held orphan is probed again before anything
+    "terminate_missed",  # the agent had nothing to terminate (404, already finished): examine it again
 )
 
 GRAPH: list[dict[str, object]] = [
@@ -53,6 +54,7 @@ GRAPH: list[dict[str, object]] = [
     {"trigger": "marked_failed", "source": [ORPHAN, IDLE], "dest": FAILED},
     {"trigger": "already_finished", "source": [ORPHAN, IDLE], "dest": COMPLETED},
     {"trigger": "brake_released", "source": ORPHAN, "dest": SUSPECTED},
+    {"trigger": "terminate_missed", "source": IDLE, "dest": SUSPECTED},
     {"trigger": "finish_completed", "source": ACTIVE, "dest": COMPLETED},
     {"trigger": "finish_failed", "source": ACTIVE, "dest": FAILED},
     {"trigger": "finish_cancelled", "source": ACTIVE, "dest": CANCELLED},

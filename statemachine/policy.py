@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +25,9 @@ class Thresholds:
     terminal_retention: int
     default_timeout: int
     agent_timeouts: dict[str, int]
+    tick_gap: int
+    """A step between two ticks beyond this is time nobody watched: it is not counted."""
+    max_skew: int
 
 
 class Policy(BaseModel):
@@ -47,6 +51,16 @@ class Policy(BaseModel):
     brake_min_executions: Annotated[int, Field(ge=1)] = 10
     brake_window_s: Seconds = 300
     incident_list_limit: Annotated[int, Field(ge=1, le=1000)] = 20
+    tick_interval_s: Seconds = 5
+    """How often the shell writes ticks; a step of more than three of them is a gap in the watch."""
+    max_clock_skew_s: Seconds = 30
+    """How far a source's time may lie behind the watchdog's clock and still be believed."""
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Policy:
+        """A copy with `update`, its thresholds converted anew (the cached `us` would keep the old ones)."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("us", None)
+        return copy
 
     def micros(self, seconds: float) -> int:
         return seconds_to_micros(seconds)
@@ -61,6 +75,8 @@ class Policy(BaseModel):
             terminal_retention=seconds_to_micros(self.terminal_retention_s),
             default_timeout=seconds_to_micros(self.default_timeout_s),
             agent_timeouts={name: seconds_to_micros(limit) for name, limit in self.agent_timeouts.items()},
+            tick_gap=seconds_to_micros(3 * self.tick_interval_s),
+            max_skew=seconds_to_micros(self.max_clock_skew_s),
         )
 
     def timeout_micros(self, agent_name: str, own_timeout_us: int | None) -> int:

@@ -17,9 +17,10 @@ class ExecutionRecord:
     """Times are event-time microseconds since the epoch (see `statemachine.timestamps`).
 
     A value: `decide` never changes the record it is given, it returns a new one (a property test
-    holds it to that). The engine alone writes two fields in place, on the records of its own
-    `records`: `last_seen` on the heartbeat hot path and `armed_at` (a frozen record would cost a
-    23-field copy for each). Readers of `Engine.records` see them move from one input to the next.
+    holds it to that). The engine alone writes fields in place, on the records of its own `records`:
+    `last_seen` on the heartbeat hot path, `armed_at`, and every time field when a gap in its watch is
+    taken out (a frozen record would cost a copy of every field for each). Readers of `Engine.records`
+    see them move from one input to the next.
     """
 
     execution_id: str
@@ -53,6 +54,10 @@ class ExecutionRecord:
     """A terminate or mark_failed is due but held by the mass-failure brake."""
     armed_at: int | None = None
     """The deadline this record holds in the engine's heap (owned by the engine)."""
+    terminate_missed: bool = False
+    """A terminate found nothing to end (404, already finished): never terminated again, only probed."""
+    conflict_agent: str | None = None
+    """Another agent named in an event for this execution: held, nothing is done to it on either agent."""
 
     def but(self, **changes: Any) -> ExecutionRecord:
         """A copy with `changes`: `dataclasses.replace` without its scan of the fields at every call."""
@@ -65,3 +70,14 @@ class ExecutionRecord:
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ExecutionRecord))
 field_values = attrgetter(*FIELD_NAMES)
 """A record's field values as a tuple, in `FIELD_NAMES` order."""
+TIME_FIELDS: tuple[str, ...] = (
+    "started_at",
+    "last_seen",
+    "last_activity",
+    "next_probe_at",
+    "retry_at",
+    "evidence_at",
+    "ended_at",
+    "armed_at",
+)
+"""The fields that hold times: a gap in the watchdog's watch moves them all alike."""

@@ -9,6 +9,30 @@ from statemachine.policy import Policy
 from statemachine.record import ExecutionRecord
 
 
+def believed(t: int, clock: int | None, policy: Policy) -> bool:
+    """A source's time is believed within MAX_CLOCK_SKEW_S behind the watchdog's clock (the last tick
+    applied) and up to the largest step to the next tick ahead of it (three tick intervals)."""
+    return clock is None or clock - policy.us.max_skew <= t <= clock + policy.us.tick_gap
+
+
+def observed(t: int, clock: int | None, policy: Policy) -> int:
+    """When a claimed time counts: as claimed when believed, else at the watchdog's own clock. So no
+    stamp in the future makes an execution immortal (a sign of life counts no later than the next tick
+    can come), and a source whose clock lags is judged by when the watchdog saw it."""
+    return t if believed(t, clock, policy) else clock  # type: ignore[return-value]
+
+
+def start_time(t: int, clock: int | None, timeout: int, policy: Policy) -> int:
+    """When an execution counts as started: an unbelievable start in the future counts from now; one in
+    the past keeps its real age (the bridge reports rows that began minutes ago), but never so old that
+    it is overdue before it has been watched for one heartbeat timeout."""
+    if clock is None:
+        return t
+    if t > clock + policy.us.tick_gap:
+        return clock
+    return max(t, clock - timeout + policy.us.heartbeat_timeout)
+
+
 def timeout_us(rec: ExecutionRecord, policy: Policy) -> int:
     return policy.timeout_micros(rec.agent_name, rec.own_timeout_us)
 
@@ -53,7 +77,7 @@ def next_due(rec: ExecutionRecord, policy: Policy) -> int | None:
         candidates += [silence_at, rec.last_activity + policy.us.idle_after, timeout_at]
     elif rec.state is State.IDLE and rec.action_kind is None:
         candidates.append(silence_at)
-        if policy.auto_terminate and not rec.held:
+        if policy.auto_terminate and not rec.held and not rec.terminate_missed and rec.conflict_agent is None:
             candidates.append(timeout_at)
     elif rec.state is State.SUSPECTED and rec.next_probe_at is not None:
         candidates.append(rec.next_probe_at)

@@ -122,7 +122,15 @@ class Step:
 
     # ---- effects -------------------------------------------------------------------------------
 
+    def hold_for_identity(self, other_agent: str, event_id: str) -> None:
+        """Two agents claim this execution: nothing more is done to it; one `incident` says why."""
+        self.update(conflict_agent=other_agent, next_probe_at=None)
+        reason = texts.identity_conflict_reason(self.rec.execution_id, self.rec.agent_name, other_agent, event_id)
+        self.recover("incident", reason)
+
     def probe(self) -> None:
+        if self.rec.conflict_agent is not None:
+            return
         self.command("probe")
         backoff = self.policy.backoff_micros(
             self.policy.probe_retry_s, self.policy.probe_retry_max_s, self.rec.probe_attempts
@@ -147,6 +155,8 @@ class Step:
         if (
             self.policy.auto_terminate
             and self.rec.action_kind is None
+            and not self.rec.terminate_missed
+            and self.rec.conflict_agent is None
             and over_timeout(self.rec, self.now, self.policy)
         ):
             if self.braked:
@@ -163,6 +173,8 @@ class Step:
 
     def start_mark_failed(self, recovery: RecoveryKind, error: str) -> None:
         self.update(error=error, recovery=recovery)
+        if self.rec.conflict_agent is not None:
+            return
         if self.braked:
             self.update(held=True)
             return

@@ -51,3 +51,17 @@ def idle_cause(ran_us: int, timeout_us: int, quiet_us: int, idle_after_us: int) 
     if ran_us >= timeout_us:
         return f"runtime {seconds_text(ran_us)}s reached its timeout of {seconds_text(timeout_us)}s"
     return f"no activity for {seconds_text(quiet_us)}s (IDLE_AFTER_S={seconds_text(idle_after_us)})"
+
+
+def terminate_missed_cause(agent_name: str, outcome: str, command_id: str) -> str:
+    return (
+        f"agent {agent_name} had nothing to terminate ({outcome}, command {command_id}): "
+        "examined again before anything is marked"
+    )
+
+
+def identity_conflict_reason(execution_id: str, tracked: str, other: str, event_id: str) -> str:
+    return (
+        f"execution {execution_id} is tracked under agent {tracked} but event {event_id} names agent {other}: "
+        "held; no probe, terminate or failure mark on either agent until the platform ends it"
+    )

@@ -144,14 +144,13 @@ def test_past_its_timeout_without_auto_terminate_it_is_only_reported() -> None:
     assert commands(outputs) == []
 
 
-@pytest.mark.parametrize("terminate_outcome", ["ok", "already_finished", "not_found"])
-def test_auto_terminate_terminates_then_marks_failed_with_the_contract_error(terminate_outcome: str) -> None:
+def test_auto_terminate_terminates_then_marks_failed_with_the_contract_error() -> None:
     engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True))
     outputs = alive_without_activity(engine, 1200, timeout_seconds=600)
     assert transitions(outputs) == [("running", "idle")]
     [terminate] = commands(outputs)
     assert terminate.kind == "terminate"
-    outputs = feed(engine, [result(terminate.command_id, 1201, terminate_outcome)])
+    outputs = feed(engine, [result(terminate.command_id, 1201, "ok")])
     [mark] = commands(outputs)
     assert mark.kind == "mark_failed"
     outputs = feed(engine, [result(mark.command_id, 1202, "ok")])
@@ -159,6 +158,38 @@ def test_auto_terminate_terminates_then_marks_failed_with_the_contract_error(ter
     [event] = recoveries(outputs)
     assert event.action == "auto_terminated"
     assert event.error == "Execution auto-terminated after 20 minutes by watchdog (exceeded timeout of 600s)"
+
+
+@pytest.mark.parametrize("terminate_outcome", ["already_finished", "not_found"])
+def test_a_terminate_that_finds_nothing_is_no_termination_and_the_execution_is_examined_again(
+    terminate_outcome: str,
+) -> None:
+    engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True, min_age_s=60))
+    [terminate] = commands(alive_without_activity(engine, 1200, timeout_seconds=600))
+    outputs = feed(engine, [result(terminate.command_id, 1201, terminate_outcome)])
+    assert transitions(outputs) == [("idle", "suspected")] and terminate_outcome in outputs[0].cause
+    assert [c.kind for c in commands(outputs)] == ["probe"]  # examined again, nothing marked
+    outputs = feed(engine, [probe(X, 1202, "running"), *heartbeats(X, 1205, 1400), *ticks(1205, 1400)])
+    assert commands(outputs, "terminate") == [] and recoveries(outputs) == []  # never terminated again
+    outputs = feed(engine, [*ticks(1405, 1500), probe(X, 1501, "not_found")])  # it ended without a word
+    [mark] = commands(outputs, "mark_failed")
+    outputs = feed(engine, [result(mark.command_id, 1502, "ok")])
+    [event] = recoveries(outputs)
+    assert event.action == "orphan_recovered" and event.error == ORPHAN_ERROR
+
+
+def test_an_execution_another_agent_claims_is_held_and_announced_once() -> None:
+    engine = Engine(Policy(heartbeat_timeout_s=20, min_age_s=1, auto_terminate=True, default_timeout_s=60))
+    feed(engine, [lifecycle("started", X, 0), tick(1)])
+    outputs = feed(engine, [lifecycle("heartbeat", X, 5, agent_name="other-bot"), tick(6)])
+    [incident] = recoveries(outputs)
+    assert incident.action == "incident" and incident.agent_name == AGENT and "other-bot" in incident.reason
+    outputs = feed(engine, [lifecycle("heartbeat", X, 7, agent_name="other-bot"), *ticks(10, 300)])
+    assert recoveries(outputs) == [] and commands(outputs) == []  # said once; no probe, terminate or mark
+    assert transitions(outputs) == [("running", "suspected")]
+    assert engine.records[X].last_seen == engine.records[X].started_at  # the other agent's word is no sign of life
+    outputs = feed(engine, [lifecycle("cancelled", X, 301, agent_name="other-bot")])
+    assert transitions(outputs) == [("suspected", "cancelled")]  # the platform's end is taken from either
 
 
 @pytest.mark.parametrize(
@@ -207,7 +238,7 @@ def test_an_unreachable_agent_is_announced_once_and_nothing_is_killed() -> None:
 def test_a_new_unreachable_episode_is_announced_again() -> None:
     engine = Engine(Policy())
     feed(engine, [lifecycle("started", X, 0), tick(90), probe(X, 91, "unreachable"), probe(X, 92, "running")])
-    outputs = feed(engine, [tick(200), probe(X, 201, "unreachable")])
+    outputs = feed(engine, [*ticks(95, 200), probe(X, 201, "unreachable")])
     assert [e.action for e in recoveries(outputs)] == ["agent_unreachable"]
 
 
@@ -272,9 +303,9 @@ def test_an_older_event_never_moves_time_backwards() -> None:
 
 def test_finished_executions_are_forgotten_after_retention_and_stale_news_is_ignored() -> None:
     engine = Engine(Policy(terminal_retention_s=600))
-    feed(engine, [lifecycle("started", X, 0), lifecycle("completed", X, 10), *ticks(0, 700, 50)])
+    feed(engine, [lifecycle("started", X, 0), lifecycle("completed", X, 10), *ticks(0, 700)])
     assert X not in engine.records
-    assert feed(engine, [lifecycle("heartbeat", X, 5), *ticks(750, 1000, 50)]) == []
+    assert feed(engine, [lifecycle("heartbeat", X, 5), *ticks(705, 1000)]) == []
     assert X not in engine.records
 
 

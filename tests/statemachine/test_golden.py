@@ -36,6 +36,7 @@ def test_simulate_reproduces_the_golden_history(case: str) -> None:
     run = simulate(case)
     expected_out, expected_err = GOLDEN / f"{case}.out.jsonl", GOLDEN / f"{case}.err.txt"
     if os.environ.get("UPDATE_GOLDEN"):
+        assert os.environ.get("CI") != "true", "UPDATE_GOLDEN rewrites the expectations: never in CI"
         expected_out.write_bytes(run.stdout)
         expected_err.write_bytes(run.stderr)
     assert run.stdout.decode().splitlines() == expected_out.read_text().splitlines()
@@ -44,4 +45,11 @@ def test_simulate_reproduces_the_golden_history(case: str) -> None:
 
 
 def test_there_are_golden_cases_for_each_recovery_path() -> None:
-    assert {"orphan", "auto_terminate", "unreachable", "late_completion"} <= set(CASES)
+    assert {
+        "orphan",
+        "auto_terminate",
+        "unreachable",
+        "late_completion",
+        "terminate_missed",
+        "identity_conflict",
+    } <= set(CASES)

@@ -20,7 +20,7 @@ from schemas import (
 )
 from statemachine import Due, Engine, Policy, decide
 from statemachine.timestamps import to_micros
-from tests.events import lifecycle, probe, result, tick
+from tests.events import AGENT, lifecycle, probe, result, tick
 
 POLICY = Policy(
     heartbeat_timeout_s=20,
@@ -35,10 +35,17 @@ POLICY = Policy(
     terminal_retention_s=200,
 )
 EXECUTIONS = ["a", "b", "c"]
+OTHER_AGENT = "other-bot"
 LIFECYCLE = ["started", "heartbeat", "heartbeat", "activity", "completed", "failed", "cancelled"]
 
 step = st.one_of(
-    st.tuples(st.just("lifecycle"), st.sampled_from(LIFECYCLE), st.sampled_from(EXECUTIONS), st.integers(-5, 10)),
+    st.tuples(
+        st.just("lifecycle"),
+        st.sampled_from(LIFECYCLE),
+        st.sampled_from(EXECUTIONS),
+        st.integers(-5, 10),
+        st.sampled_from([AGENT, AGENT, AGENT, AGENT, OTHER_AGENT]),
+    ),
     st.tuples(st.just("tick"), st.integers(1, 30)),
     st.tuples(
         st.just("probe"),
@@ -67,7 +74,9 @@ def play(steps: list[tuple[object, ...]]) -> History:
     for s in steps:
         kind = s[0]
         if kind == "lifecycle":
-            event: InputEvent = lifecycle(str(s[1]), str(s[2]), now + int(str(s[3])))  # type: ignore[call-overload]
+            event: InputEvent = lifecycle(
+                str(s[1]), str(s[2]), now + int(str(s[3])), agent_name=str(s[4])  # type: ignore[call-overload]
+            )
         elif kind == "tick":
             now += int(str(s[1]))
             event = tick(now)
@@ -133,8 +142,8 @@ def test_no_mark_failed_without_a_not_found_probe_or_a_successful_terminate(hist
     for event in history.inputs:
         if isinstance(event, ProbeResult) and event.outcome == "not_found":
             evidence.add(event.execution_id)
-        if isinstance(event, CommandResult) and event.outcome != "failed" and event.command_id in terminates:
-            evidence.add(terminates[event.command_id])
+        if isinstance(event, CommandResult) and event.outcome == "ok" and event.command_id in terminates:
+            evidence.add(terminates[event.command_id])  # only a termination that happened is evidence
         for o in engine.apply(event):
             if isinstance(o, Command) and o.kind == "terminate":
                 terminates[o.command_id] = o.execution_id
@@ -201,3 +210,30 @@ def test_decide_never_changes_the_record_it_is_given(history: History) -> None:
                 decide(record, probe_event, POLICY, input_id="check", clock=engine.clock)  # type: ignore[arg-type]
             assert astuple(record) == before
         engine.apply(event)
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories)
+def test_a_terminate_that_found_nothing_is_never_reported_as_a_termination(history: History) -> None:
+    engine = Engine(POLICY)
+    terminates: dict[str, str] = {}
+    missed: set[str] = set()
+    for event in history.inputs:
+        if isinstance(event, CommandResult) and event.outcome in ("not_found", "already_finished"):
+            missed |= {terminates[event.command_id]} if event.command_id in terminates else set()
+        for o in engine.apply(event):
+            if isinstance(o, Command) and o.kind == "terminate":
+                terminates[o.command_id] = o.execution_id
+            if isinstance(o, RecoveryEvent) and o.action == "auto_terminated":
+                assert o.execution_id not in missed, o
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories)
+def test_an_execution_two_agents_claim_is_never_probed_terminated_or_marked_again(history: History) -> None:
+    engine = Engine(POLICY)
+    contested: set[str] = set()
+    for event in history.inputs:
+        for o in engine.apply(event):
+            assert not (isinstance(o, Command) and o.execution_id in contested), o
+        contested = {x for x, r in engine.records.items() if r.conflict_agent is not None and not r.state.is_terminal}
