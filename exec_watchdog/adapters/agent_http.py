@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
 from exec_watchdog.adapters.agent_api import (
     Known,
@@ -36,27 +37,53 @@ _EXECUTION_ID = whole_match(EXECUTION_ID_PATTERN)
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 
 
-class _RunningEntry(BaseModel):
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+"""A reply larger than this is not read to its end: the agent is unreachable for that call."""
+
+
+class _Reply(BaseModel):
+    """The contract's shapes, exactly: every field it names present, no type coerced; extra fields are
+    ignored (agents add fields over time, as Trinity added `pending_ids`)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class _RunningEntry(_Reply):
     execution_id: str
+    pid: JsonValue
+    started_at: JsonValue
+    metadata: JsonValue
 
 
-class _RunningReply(BaseModel):
+class _RunningReply(_Reply):
     executions: list[_RunningEntry]
-    recently_completed_ids: list[str] = []
+    recently_completed_ids: list[str]
     pending_ids: list[str] | None = None
 
 
-class _StatusReply(BaseModel):
+class _StatusReply(_Reply):
+    execution_id: str
     running: bool
+    returncode: int | None
+    started_at: JsonValue
+    metadata: JsonValue
 
 
-class _TerminateReply(BaseModel):
+class _TerminateReply(_Reply):
     status: Literal["terminated", "already_finished"]
 
 
 class _LastErrorReply(BaseModel):
     error_type: str | None = None
     error_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """What a call brought back, read whole."""
+
+    status_code: int
+    content: bytes
 
 
 class _Refused(Exception):
@@ -84,7 +111,8 @@ class HttpAgentApi:
         self._static_token = static_token
         self._read_retries = read_retries
         self._retry_base_s = retry_base_s
-        self._last_error_timeout = httpx.Timeout(last_error_timeout_s)
+        self._total_s = total_timeout_s
+        self._last_error_s = last_error_timeout_s
         self._breaker = breaker or CircuitBreaker(failures=5, reset_s=30.0)
         self._slots: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(max_concurrency))
         self._client = httpx.AsyncClient(
@@ -144,7 +172,7 @@ class HttpAgentApi:
     async def last_error(self, agent_name: str, execution_id: str) -> LastError | None:
         path = "/api/executions/{id}/last-error"
         response = await self._call(
-            agent_name, "GET", path, execution_id=execution_id, retries=0, timeout=self._last_error_timeout
+            agent_name, "GET", path, execution_id=execution_id, retries=0, total_s=self._last_error_s
         )
         if isinstance(response, Unreachable) or response.status_code != 200:
             return None
@@ -187,38 +215,45 @@ class HttpAgentApi:
         *,
         execution_id: str | None = None,
         retries: int,
-        timeout: httpx.Timeout | None = None,
-    ) -> httpx.Response | Unreachable:
+        total_s: float | None = None,
+    ) -> _Answer | Unreachable:
         try:
             url = self.url(agent_name, path, execution_id)
         except _Refused as refusal:
             return Unreachable(str(refusal))
         if not self._breaker.allow(agent_name):
             return Unreachable("circuit open: the agent failed repeatedly; calls are paused")
-        outcome: httpx.Response | Unreachable = Unreachable("not attempted")
+        outcome: _Answer | Unreachable = Unreachable("not attempted")
         for attempt in range(retries + 1):
             if attempt:
                 await asyncio.sleep(self._retry_base_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
-            outcome = await self._once(agent_name, method, url, timeout)
+            outcome = await self._once(agent_name, method, url, total_s or self._total_s)
             if not _worth_retrying(outcome):
                 break
-        ok = isinstance(outcome, httpx.Response) and (outcome.status_code < 500 and outcome.status_code != 401)
+        ok = isinstance(outcome, _Answer) and (outcome.status_code < 500 and outcome.status_code != 401)
         self._breaker.record(agent_name, ok)
         return outcome
 
-    async def _once(
-        self, agent_name: str, method: str, url: str, timeout: httpx.Timeout | None
-    ) -> httpx.Response | Unreachable:
+    async def _once(self, agent_name: str, method: str, url: str, total_s: float) -> _Answer | Unreachable:
+        """One request, headers and body within `total_s` all told and the body within MAX_REPLY_BYTES:
+        an agent that answers a byte at a time, or never, or endlessly, costs one deadline, no more."""
         async with self._slots[agent_name]:
             try:
-                if timeout is None:
-                    return await self._client.request(method, url, headers=self._headers(agent_name))
-                return await self._client.request(method, url, headers=self._headers(agent_name), timeout=timeout)
+                async with asyncio.timeout(total_s):
+                    async with self._client.stream(method, url, headers=self._headers(agent_name)) as response:
+                        body = bytearray()
+                        async for chunk in response.aiter_bytes():
+                            body += chunk
+                            if len(body) > MAX_REPLY_BYTES:
+                                return Unreachable(f"reply larger than {MAX_REPLY_BYTES} bytes")
+                        return _Answer(response.status_code, bytes(body))
+            except TimeoutError:
+                return Unreachable(f"no whole reply within {total_s:g} s")
             except httpx.HTTPError as error:
                 return Unreachable(type(error).__name__)  # the type only: messages can carry the URL
 
 
-def _worth_retrying(outcome: httpx.Response | Unreachable) -> bool:
+def _worth_retrying(outcome: _Answer | Unreachable) -> bool:
     if isinstance(outcome, Unreachable):
         return True
     return outcome.status_code in _RETRYABLE_STATUS

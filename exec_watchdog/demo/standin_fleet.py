@@ -178,16 +178,18 @@ class _Handler(BaseHTTPRequestHandler):
                         ],
                         "recently_completed_ids": sorted(agent.completed),
                         "pending_ids": sorted(agent.pending),
+                        "agent_version": "stand-in",
                     },
                 )
             if len(rest) != 2:
                 return self._reply(404, {"detail": "Not Found"})
             x, call = rest
             if method == "GET" and call == "status":
+                shape: dict[str, object] = {"execution_id": x, "started_at": agent.running.get(x), "metadata": {}}
                 if x in agent.running:
-                    return self._reply(200, {"execution_id": x, "running": True, "returncode": None})
+                    return self._reply(200, {**shape, "running": True, "returncode": None})
                 if x in agent.completed:
-                    return self._reply(200, {"execution_id": x, "running": False, "returncode": agent.completed[x]})
+                    return self._reply(200, {**shape, "running": False, "returncode": agent.completed[x]})
                 return self._reply(404, {"detail": "Execution not found"})
             if method == "POST" and call == "terminate":
                 fleet.terminates[(name, x)] += 1

@@ -16,8 +16,9 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
+from typing import Any
 
 from exec_watchdog.adapters.agent_api import AgentApi, Known, Unreachable, enrich_error
 from exec_watchdog.adapters.platform import Platform
@@ -29,6 +30,8 @@ from schemas.inputs import CommandResult, ProbeResult
 from statemachine.timestamps import from_micros
 
 log = logging.getLogger(__name__)
+STOP_GRACE_S = 3.0
+"""On stop, how long effects already started may go on before they are cancelled."""
 
 
 def _now_us() -> int:
@@ -46,7 +49,6 @@ class EffectRunner:
         *,
         owner: str,
         owned: Callable[[], list[int]],
-        concurrency: int = 32,
         redis: TrinityRedis | None = None,
     ) -> None:
         self.store = store
@@ -58,52 +60,75 @@ class EffectRunner:
         self.owned = owned
         self.redis = redis
         self.wake = asyncio.Event()
-        self._limit = asyncio.Semaphore(concurrency)
         self._in_flight: dict[str, int] = {}
         """Row id -> partition, for rows this runner is executing right now."""
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=0.5)
-            self.wake.clear()
-            try:
-                await self.run_once()
-            except Exception:  # the broker or the store is away: the rows stay, try again shortly
-                log.exception("effect runner round failed; retrying")
-                await asyncio.sleep(1.0)
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+                self.wake.clear()
+                try:
+                    await self.run_once()
+                except Exception:  # the broker or the store is away: the rows stay, try again shortly
+                    log.exception("effect runner round failed; retrying")
+                    await asyncio.sleep(1.0)
+        finally:  # effects still running are given a moment, then cancelled: a restart settles them
+            await self.settled(timeout_s=STOP_GRACE_S)
 
     async def run_once(self) -> int:
+        """Claim what is due and start it: every agent's calls, every record batch, each on its own.
+        Nothing waits for anything else, so a slow, hung or lying agent delays no other agent's
+        effects (its calls end at the agent client's total deadline)."""
         with self.metrics.store_seconds.labels("claim").time():
             claimed = await asyncio.to_thread(self.store.claim, self.owned(), self.owner)
         rows = [r for r in claimed if r.id not in self._in_flight]
-        if not rows:
-            return 0
-        for row in rows:
-            self._in_flight[row.id] = row.partition
         probes: dict[str, list[OutboxRow]] = defaultdict(list)
         records: list[OutboxRow] = []
-        work = []
         for row in rows:
             if row.status == "executed":
-                work.append(self._publish(row))
+                self._start([row], self._publish(row))
             elif row.kind == "probe":
                 probes[row.agent_name].append(row)
             elif row.kind in ("recovery", "audit"):
                 records.append(row)
             elif row.kind in ("release_slot", "ui_event"):
-                work.append(self._platform_redis(row))
+                self._start([row], self._platform_redis(row))
             else:
-                work.append(self._execute(row))
-        work += [self._probe_agent(agent, batch) for agent, batch in probes.items()]
+                self._start([row], self._execute(row))
+        for agent, batch in probes.items():
+            self._start(batch, self._probe_agent(agent, batch))
         if records:
-            work.append(self._publish_records(records))
+            self._start(records, self._publish_records(records))
+        return len(rows)
+
+    def _start(self, rows: list[OutboxRow], work: Coroutine[Any, Any, None]) -> None:
+        for row in rows:
+            self._in_flight[row.id] = row.partition
+        task = asyncio.create_task(self._carry_out(rows, work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _carry_out(self, rows: list[OutboxRow], work: Coroutine[Any, Any, None]) -> None:
         try:
-            await asyncio.gather(*work)
+            await work
+        except Exception:  # the broker or the store is away: the rows stay pending, claimed again later
+            log.exception("effect failed for %d row(s); they stay pending", len(rows))
         finally:
             for row in rows:
                 self._in_flight.pop(row.id, None)
-        return len(rows)
+
+    async def settled(self, timeout_s: float | None = None) -> None:
+        """Until the effects started so far have ended (cancelled after `timeout_s`)."""
+        pending = set(self._tasks)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=timeout_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def drain(self, partitions: Iterable[int], timeout_s: float) -> None:
         """Wait (bounded) for in-flight effects of partitions being handed to another instance."""
@@ -113,9 +138,8 @@ class EffectRunner:
             await asyncio.sleep(0.05)
 
     async def _probe_agent(self, agent_name: str, rows: list[OutboxRow]) -> None:
-        async with self._limit:
-            started = time.perf_counter()
-            answer = await self.agents.known_executions(agent_name)
+        started = time.perf_counter()
+        answer = await self.agents.known_executions(agent_name)
         observed = _now_us()
         label = "known" if isinstance(answer, Known) else "unreachable"
         self.metrics.agent_calls.labels("running", label).observe(time.perf_counter() - started)
@@ -149,13 +173,12 @@ class EffectRunner:
     async def _execute(self, row: OutboxRow) -> None:
         interrupted = row.status == "started"
         await asyncio.to_thread(self.store.mark_started, row.id)
-        async with self._limit:
-            started = time.perf_counter()
-            if row.kind == "terminate":
-                outcome = await self._terminate(row, interrupted)
-            else:
-                outcome = await self._mark_failed(row)
-            self.metrics.agent_calls.labels(row.kind, outcome).observe(time.perf_counter() - started)
+        started = time.perf_counter()
+        if row.kind == "terminate":
+            outcome = await self._terminate(row, interrupted)
+        else:
+            outcome = await self._mark_failed(row)
+        self.metrics.agent_calls.labels(row.kind, outcome).observe(time.perf_counter() - started)
         await self._settle(row, outcome, _now_us())
 
     async def _terminate(self, row: OutboxRow, interrupted: bool) -> str:

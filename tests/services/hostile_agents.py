@@ -69,6 +69,7 @@ class HostileAgent:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self.port = 0
+        self._server: asyncio.Server
 
     @property
     def url_template(self) -> str:
@@ -81,16 +82,23 @@ class HostileAgent:
             self.requests += 1
             try:
                 await _answer(self.mode, reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            except (ConnectionError, asyncio.IncompleteReadError):
                 pass
             finally:
                 writer.close()
 
-        server = self._loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
+        self._server = self._loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
+        self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
-        server.close()
+        self._loop.close()
+
+    async def _shutdown(self) -> None:
+        self._server.close()
+        handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
 
     def start(self) -> HostileAgent:
         self._thread.start()
@@ -98,8 +106,7 @@ class HostileAgent:
         return self
 
     def stop(self) -> None:
-        for task in asyncio.all_tasks(self._loop):
-            self._loop.call_soon_threadsafe(task.cancel)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
