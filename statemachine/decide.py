@@ -77,6 +77,8 @@ def _lifecycle(
         return _first_sight(ev, claimed, own_timeout, policy, clock), []
     if rec.state.is_terminal:
         return rec, []
+    # `t` is believed or the clock itself, so judging at the later of the two brings no limit closer
+    # than three tick intervals, however far ahead a stamp is.
     step = Step(rec, policy, at=t, now=t if clock is None else max(t, clock), input_id=input_id, braked=braked)
     finish = _FINISH.get(ev.type)
     if finish is not None:  # the platform's word on the end, whichever agent it names

@@ -19,7 +19,9 @@ def observed(t: int, clock: int | None, policy: Policy) -> int:
     """When a claimed time counts: as claimed when believed, else at the watchdog's own clock. So no
     stamp in the future makes an execution immortal (a sign of life counts no later than the next tick
     can come), and a source whose clock lags is judged by when the watchdog saw it."""
-    return t if believed(t, clock, policy) else clock  # type: ignore[return-value]
+    if clock is None or believed(t, clock, policy):
+        return t
+    return clock
 
 
 def start_time(t: int, clock: int | None, timeout: int, policy: Policy) -> int:
