@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 TerminateOutcome = Literal["ok", "already_finished", "not_found", "failed"]
-StatusOutcome = Literal["running", "finished", "not_found"]
+StatusOutcome = Literal["running", "finished", "killed", "not_found"]
+"""`killed`: it ended by a signal (the agent's returncode says SIGINT, SIGKILL or SIGTERM), as a terminate ends it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ from schemas.fields import AGENT_NAME_PATTERN, EXECUTION_ID_PATTERN, whole_match
 _AGENT_NAME = whole_match(AGENT_NAME_PATTERN)
 _EXECUTION_ID = whole_match(EXECUTION_ID_PATTERN)
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+_BY_SIGNAL = frozenset({-2, -9, -15, 130, 137, 143})
+"""Returncodes of a process ended by SIGINT, SIGKILL or SIGTERM (negative from Python, 128+N from a shell)."""
 
 
 MAX_REPLY_BYTES = 4 * 1024 * 1024
@@ -152,7 +154,9 @@ class HttpAgentApi:
             reply = _StatusReply.model_validate_json(response.content)
         except ValidationError:
             return Unreachable("malformed reply to GET /api/executions/{id}/status")
-        return "running" if reply.running else "finished"
+        if reply.running:
+            return "running"
+        return "killed" if reply.returncode is not None and reply.returncode in _BY_SIGNAL else "finished"
 
     async def terminate(self, agent_name: str, execution_id: str) -> TerminateOutcome:
         path = "/api/executions/{id}/terminate"

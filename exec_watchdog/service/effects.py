@@ -186,8 +186,10 @@ class EffectRunner:
             status = await self.agents.status(row.agent_name, row.execution_id)
             if isinstance(status, Unreachable):
                 return "failed"  # retried later by the core, with the same command id
+            if status == "killed":
+                return "ok"  # the terminate sent before the crash ended it: the agent saw it end by a signal
             if status == "finished":
-                return "already_finished"
+                return "already_finished"  # it ended by itself: no termination (examined again)
             if status == "not_found":
                 return "not_found"
         return await self.agents.terminate(row.agent_name, row.execution_id)

@@ -39,7 +39,10 @@ async def test_status_and_terminate_follow_the_agent_api(fleet: StandinFleet, cl
     assert await client.status(BOT, "x-1") == "running"
     assert await client.status(BOT, "never-was") == "not_found"
     assert await client.terminate(BOT, "x-1") == "ok"
-    assert await client.status(BOT, "x-1") == "finished"
+    assert await client.status(BOT, "x-1") == "killed"  # ended by SIGINT: what a terminate does
+    fleet.start_execution(BOT, "x-2")
+    fleet.finish(BOT, "x-2", returncode=0)
+    assert await client.status(BOT, "x-2") == "finished"  # ended by itself
     assert await client.terminate(BOT, "x-1") == "already_finished"
     assert await client.terminate(BOT, "never-was") == "not_found"
     assert await client.last_error(BOT, "x-1") == LastError("Terminated", "process stopped by SIGINT")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +14,7 @@ from consumers.partition import PartitionState
 from exec_watchdog.adapters import snapshots
 from schemas import InvalidInput, LifecycleEvent, parse_lifecycle
 from schemas.fast_heartbeat import plain_heartbeat
-from schemas.fields import EARLIEST_YEAR, LATEST_YEAR
+from schemas.fields import EARLIEST_YEAR, EXECUTION_ID_PATTERN, LATEST_YEAR, whole_match
 from schemas.log_records import LogRecord
 from statemachine import Engine, Policy
 from statemachine.timestamps import to_micros
@@ -26,7 +25,7 @@ class AnyId:
     """Tracked ids were validated when first seen: stand-in that tracks every id of the right shape."""
 
     def __contains__(self, execution_id: object) -> bool:
-        return isinstance(execution_id, str) and re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", execution_id) is not None
+        return isinstance(execution_id, str) and whole_match(EXECUTION_ID_PATTERN).match(execution_id) is not None
 
 
 VALID = {
