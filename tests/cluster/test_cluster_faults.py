@@ -24,10 +24,12 @@ from exec_watchdog.demo.standin_fleet import StandinFleet
 from exec_watchdog.settings import Settings
 from tests.reliability.scenario import LONG, Fleet
 from tests.runtime.harness import (
+    MARKING,
     Record,
     cli,
     create_topic,
     lifecycle,
+    marked,
     producer,
     read_to_end,
     read_topic,
@@ -39,7 +41,6 @@ from tests.runtime.harness import (
 from tests.services.kafka_cluster import KafkaCluster
 
 pytestmark = [pytest.mark.kafka, pytest.mark.cluster]
-MARKING = ("orphan_recovered", "auto_terminated")
 FAULTS: dict[str, Any] = {
     "heartbeat_timeout_s": 3,
     "min_age_s": 1,
@@ -47,10 +48,6 @@ FAULTS: dict[str, Any] = {
     "snapshot_interval_s": 1,
     "checkpoint_interval_s": 5,
 }
-
-
-def marked(records: list[Record]) -> set[tuple[str, str]]:
-    return {(e["execution_id"], e["action"]) for e in recoveries(records) if e["action"] in MARKING}
 
 
 def decisions_published_once(records: list[Record]) -> bool:

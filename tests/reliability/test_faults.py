@@ -20,6 +20,7 @@ from tests.reliability.scenario import LONG, Fleet
 from tests.runtime.harness import (
     create_topic,
     lifecycle,
+    marked,
     producer,
     read_topic,
     recoveries,
@@ -30,11 +31,6 @@ from tests.runtime.harness import (
 from tests.services.brokers import local_kafka
 
 pytestmark = [pytest.mark.kafka, pytest.mark.reliability]
-MARKING = ("orphan_recovered", "auto_terminated")
-
-
-def marked(records: list) -> set[tuple[str, str]]:  # type: ignore[type-arg]
-    return {(e["execution_id"], e["action"]) for e in recoveries(records) if e["action"] in MARKING}
 
 
 async def test_sigkill_at_random_points_loses_nothing_and_repeats_no_effect(

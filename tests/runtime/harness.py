@@ -181,6 +181,15 @@ def recoveries(records: list[Record], action: str | None = None) -> list[dict[st
     return [e for e in events if action is None or e["action"] == action]
 
 
+MARKING = ("orphan_recovered", "auto_terminated")
+"""The recovery actions that mean an execution was marked failed."""
+
+
+def marked(records: list[Record]) -> set[tuple[str, str]]:
+    """(execution, action) of every recovery that marked an execution failed."""
+    return {(e["execution_id"], e["action"]) for e in recoveries(records) if e["action"] in MARKING}
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The same settings as environment variables, for `exec-watchdog run` in a subprocess."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}

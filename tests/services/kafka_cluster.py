@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -30,7 +29,8 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from tests.services.require import START_SCRIPT
+from exec_watchdog.demo.local_broker import free_port
+from tests.services.require import START_SCRIPT, reachable
 
 SERVICES = Path(__file__).resolve().parent
 KAFKA_VERSION = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", (SERVICES / "kafka/pom.xml").read_text())[1]  # type: ignore[index]
@@ -61,20 +61,6 @@ def kafka_lib() -> Path:
             "(or set KAFKA_IMPL=tansu for the embedded broker, or KAFKA_BOOTSTRAP for one of your own)"
         )
     return lib
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
@@ -195,7 +181,7 @@ class KafkaCluster:
             for node in self.nodes:
                 if node.node_id in expected and not node.running:
                     raise RuntimeError(f"Kafka node {node.node_id} exited: see {node.home / 'server.log'}")
-            if all(listening(self.node(n).port) for n in expected) and await self.brokers() >= expected:
+            if all(reachable(self.node(n).port) for n in expected) and await self.brokers() >= expected:
                 return
             await asyncio.sleep(0.3)
         raise RuntimeError(f"the Kafka cluster was not ready within {timeout_s} s (logs in {self.root})")

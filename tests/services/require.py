@@ -15,7 +15,7 @@ POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
-def _reachable(port: int) -> bool:
+def reachable(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
             return True
@@ -24,7 +24,7 @@ def _reachable(port: int) -> bool:
 
 
 def require(name: str, port: int) -> None:
-    if not _reachable(port):
+    if not reachable(port):
         pytest.fail(f"{name} is not running on 127.0.0.1:{port}: run `{START_SCRIPT}` (it installs and starts it)")
 
 
