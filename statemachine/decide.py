@@ -90,7 +90,7 @@ def _lifecycle(
         return step.result()
     if ev.type == "execution.started":
         own = rec.own_timeout_us if own_timeout is None else own_timeout
-        began = start_time(claimed, clock, policy.timeout_micros(rec.agent_name, own), policy)
+        began = start_time(claimed, clock, rec.agent_name, own, policy)
         step.update(started_at=min(rec.started_at, began), own_timeout_us=own)
     news = t > rec.last_seen
     if ev.type == "execution.activity":
@@ -124,7 +124,7 @@ def _first_sight(
         return None  # a sign of life older than anything still remembered: evidence of nothing
     began = t
     if ev.type == "execution.started":
-        began = start_time(claimed, clock, policy.timeout_micros(ev.agent_name, own_timeout), policy)
+        began = start_time(claimed, clock, ev.agent_name, own_timeout, policy)
     return ExecutionRecord(ev.execution_id, ev.agent_name, State.RUNNING, began, t, t, own_timeout)
 
 

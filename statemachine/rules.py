@@ -24,7 +24,7 @@ def observed(t: int, clock: int | None, policy: Policy) -> int:
     return clock
 
 
-def start_time(t: int, clock: int | None, timeout: int, policy: Policy) -> int:
+def start_time(t: int, clock: int | None, agent_name: str, own_timeout_us: int | None, policy: Policy) -> int:
     """When an execution counts as started: an unbelievable start in the future counts from now; one in
     the past keeps its real age (the bridge reports rows that began minutes ago), but never so old that
     it is overdue before it has been watched for one heartbeat timeout."""
@@ -32,7 +32,12 @@ def start_time(t: int, clock: int | None, timeout: int, policy: Policy) -> int:
         return t
     if t > clock + policy.us.tick_gap:
         return clock
-    return max(t, clock - timeout + policy.us.heartbeat_timeout)
+    return max(t, clock - policy.timeout_micros(agent_name, own_timeout_us) + policy.us.heartbeat_timeout)
+
+
+def may_terminate(rec: ExecutionRecord) -> bool:
+    """Nothing rules a terminate out: no earlier one found nothing to end, and no other agent claims it."""
+    return not rec.terminate_missed and rec.conflict_agent is None
 
 
 def timeout_us(rec: ExecutionRecord, policy: Policy) -> int:
@@ -79,7 +84,7 @@ def next_due(rec: ExecutionRecord, policy: Policy) -> int | None:
         candidates += [silence_at, rec.last_activity + policy.us.idle_after, timeout_at]
     elif rec.state is State.IDLE and rec.action_kind is None:
         candidates.append(silence_at)
-        if policy.auto_terminate and not rec.held and not rec.terminate_missed and rec.conflict_agent is None:
+        if policy.auto_terminate and not rec.held and may_terminate(rec):
             candidates.append(timeout_at)
     elif rec.state is State.SUSPECTED and rec.next_probe_at is not None:
         candidates.append(rec.next_probe_at)

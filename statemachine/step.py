@@ -11,7 +11,7 @@ from statemachine.graph import TABLE
 from statemachine.ids import command_id, recovery_event_id
 from statemachine.policy import Policy
 from statemachine.record import ExecutionRecord, RecoveryKind
-from statemachine.rules import GUARD_FUNCS, over_timeout, timeout_us
+from statemachine.rules import GUARD_FUNCS, may_terminate, over_timeout, timeout_us
 from statemachine.timestamps import from_micros
 
 
@@ -155,8 +155,7 @@ class Step:
         if (
             self.policy.auto_terminate
             and self.rec.action_kind is None
-            and not self.rec.terminate_missed
-            and self.rec.conflict_agent is None
+            and may_terminate(self.rec)
             and over_timeout(self.rec, self.now, self.policy)
         ):
             if self.braked:
