@@ -28,6 +28,8 @@ class Thresholds:
     tick_gap: int
     """A step between two ticks beyond this is time nobody watched: it is not counted."""
     max_skew: int
+    max_ahead: int
+    """How far ahead of the clock a claimed time is believed: the next tick's furthest, within the skew."""
 
 
 class Policy(BaseModel):
@@ -77,6 +79,7 @@ class Policy(BaseModel):
             agent_timeouts={name: seconds_to_micros(limit) for name, limit in self.agent_timeouts.items()},
             tick_gap=seconds_to_micros(3 * self.tick_interval_s),
             max_skew=seconds_to_micros(self.max_clock_skew_s),
+            max_ahead=min(seconds_to_micros(3 * self.tick_interval_s), seconds_to_micros(self.max_clock_skew_s)),
         )
 
     def timeout_micros(self, agent_name: str, own_timeout_us: int | None) -> int:

@@ -11,8 +11,9 @@ from statemachine.record import ExecutionRecord
 
 def believed(t: int, clock: int | None, policy: Policy) -> bool:
     """A source's time is believed within MAX_CLOCK_SKEW_S behind the watchdog's clock (the last tick
-    applied) and up to the largest step to the next tick ahead of it (three tick intervals)."""
-    return clock is None or clock - policy.us.max_skew <= t <= clock + policy.us.tick_gap
+    applied), and ahead of it no further than the next tick can come (three tick intervals) nor than
+    MAX_CLOCK_SKEW_S: the contract believes a claim only within the skew either way."""
+    return clock is None or clock - policy.us.max_skew <= t <= clock + policy.us.max_ahead
 
 
 def observed(t: int, clock: int | None, policy: Policy) -> int:
@@ -30,7 +31,7 @@ def start_time(t: int, clock: int | None, agent_name: str, own_timeout_us: int |
     it is overdue before it has been watched for one heartbeat timeout."""
     if clock is None:
         return t
-    if t > clock + policy.us.tick_gap:
+    if t > clock + policy.us.max_ahead:
         return clock
     return max(t, clock - policy.timeout_micros(agent_name, own_timeout_us) + policy.us.heartbeat_timeout)
 
