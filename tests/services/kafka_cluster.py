@@ -63,6 +63,14 @@ def kafka_lib() -> Path:
     return lib
 
 
+def cluster_id() -> str:
+    """A random cluster id as Kafka makes one: URL-safe base64 of 16 bytes, never starting with '-'
+    (the storage tool's argument parser would read it as an option)."""
+    while (made := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return made
+
+
 @dataclass
 class Node:
     node_id: int
@@ -91,7 +99,7 @@ class KafkaCluster:
         self.heap = heap
         self.lib = kafka_lib()
         self.root = Path(tempfile.mkdtemp(prefix=f"kafka{size}-"))
-        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        self.cluster_id = cluster_id()
         self.nodes = [Node(n, free_port(), free_port(), self.root / f"node-{n}") for n in range(1, size + 1)]
 
     @property
