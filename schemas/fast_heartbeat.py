@@ -49,8 +49,8 @@ _AGENTS: set[str] = set()
 """Agent names already found valid: a fleet has few, and each heartbeat names one."""
 
 
-def plain_heartbeat(data: bytes, tracked: Container[str]) -> tuple[str, int, str] | None:
-    """`(execution_id, occurred_at in µs since the epoch, agent_name)` of a plain heartbeat of an execution in
+def plain_heartbeat(data: bytes, tracked: Container[str]) -> tuple[str, int, str, str] | None:
+    """`(execution_id, occurred_at in µs since the epoch, agent_name, event_id)` of a plain heartbeat of an execution in
     `tracked`, else None. Tracked ids were validated when first seen: membership stands for the pattern."""
     if len(data) > MAX_RECORD_BYTES:
         return None
@@ -65,7 +65,7 @@ def plain_heartbeat(data: bytes, tracked: Container[str]) -> tuple[str, int, str
     if beat.execution_id not in tracked:
         return None
     at = _micros(beat.occurred_at)
-    return None if at is None else (beat.execution_id, at, beat.agent_name)
+    return None if at is None else (beat.execution_id, at, beat.agent_name, beat.event_id)
 
 
 def _known_agent(name: str) -> bool:

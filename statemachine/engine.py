@@ -22,6 +22,7 @@ from statemachine.incident import incident_event, incident_over
 from statemachine.policy import Policy
 from statemachine.record import TIME_FIELDS, ExecutionRecord
 from statemachine.rules import next_due, observed
+from statemachine.seen_ids import already_seen, fingerprint, remember
 from statemachine.timestamps import to_micros
 
 
@@ -77,16 +78,20 @@ class Engine:
             return []
         return self._decide(record, event, input_id(event))
 
-    def beat(self, execution_id: str, at: int, agent_name: str) -> bool:
+    def beat(self, execution_id: str, at: int, agent_name: str, event_id: str) -> bool:
         """The heartbeat hot path: True when the heartbeat was a running execution's, and is applied.
 
-        It decides nothing and outputs nothing: only `last_seen` moves (the deadline re-arms lazily).
-        Otherwise (an unknown or not running execution, or another agent named) it changes nothing:
+        It decides nothing and outputs nothing: only `last_seen` moves (the deadline re-arms lazily), and
+        a repeated `event_id` moves nothing. Otherwise (an unknown or not running execution, or another agent named) it changes nothing:
         `apply` the event instead.
         """
         record = self.records.get(execution_id)
         if record is None or record.state is not State.RUNNING or record.agent_name != agent_name:
             return False
+        print_ = fingerprint(event_id)
+        if already_seen(record.seen_ids, print_):
+            return True
+        record.seen_ids = remember(record.seen_ids, print_)
         at = observed(at, self.clock, self.policy)
         if at > record.last_seen:
             record.last_seen = at
@@ -94,7 +99,7 @@ class Engine:
 
     def _lifecycle(self, event: LifecycleEvent) -> list[Output]:
         if event.type == "execution.heartbeat" and self.beat(
-            event.execution_id, to_micros(event.occurred_at), event.agent_name
+            event.execution_id, to_micros(event.occurred_at), event.agent_name, event.event_id
         ):
             return []
         record = self.records.get(event.execution_id)

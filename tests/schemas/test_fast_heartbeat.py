@@ -96,7 +96,12 @@ def test_what_the_fast_path_takes_the_full_parser_takes_and_reads_alike(raw: byt
         return
     event = parse_lifecycle(raw)  # raises if the fast path took a record the contract rejects
     assert event.type == "execution.heartbeat"
-    assert fast == (event.execution_id, to_micros(event.occurred_at), event.agent_name)
+    assert fast == (
+        event.execution_id,
+        to_micros(event.occurred_at),
+        event.agent_name,
+        event.event_id,
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -115,7 +120,12 @@ def test_every_plain_heartbeat_takes_the_fast_path(moment: object, execution_id:
         text = text[: 20 + digits] + text[26:]
     raw = json.dumps({**VALID, "execution_id": execution_id, "occurred_at": text.replace("+00:00", "Z")}).encode()
     event = parse_lifecycle(raw)
-    assert plain_heartbeat(raw, TRACKED) == (event.execution_id, to_micros(event.occurred_at), event.agent_name)
+    assert plain_heartbeat(raw, TRACKED) == (
+        event.execution_id,
+        to_micros(event.occurred_at),
+        event.agent_name,
+        event.event_id,
+    )
 
 
 @pytest.mark.parametrize(

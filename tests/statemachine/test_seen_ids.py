@@ -1,0 +1,75 @@
+"""A repeated event id changes nothing, whatever it carries (contract §2)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exec_watchdog.adapters.snapshots import decode, encode
+from schemas import Command, State, Transition
+from statemachine import Engine, Policy
+from statemachine.seen_ids import already_seen, fingerprint, remember
+from tests.events import lifecycle, tick
+
+X = "exec-1"
+POLICY = Policy(auto_terminate=True, idle_after_s=10**6, default_timeout_s=10**6)
+
+
+def test_a_replayed_start_with_a_shorter_limit_is_a_duplicate_even_after_many_heartbeats() -> None:
+    engine = Engine(POLICY)
+    engine.apply(tick(0))
+    engine.apply(lifecycle("started", X, 0, event_id="start-1", timeout_seconds=3600))
+    outputs = []
+    for second in range(5, 1200, 5):
+        if second % 30 == 0:
+            outputs += engine.apply(lifecycle("heartbeat", X, second))
+        if second == 600:
+            outputs += engine.apply(lifecycle("started", X, 600, event_id="start-1", timeout_seconds=60))
+        outputs += engine.apply(tick(second))
+    assert outputs == []
+    assert engine.records[X].own_timeout_us == 3600 * 1_000_000
+
+
+def test_a_replayed_heartbeat_with_a_later_time_keeps_nothing_alive() -> None:
+    engine = Engine(POLICY)
+    engine.apply(tick(0))
+    engine.apply(lifecycle("started", X, 0))
+    outputs = []
+    for second in range(5, 200, 5):
+        if second in (30, 60, 90, 115):  # one heartbeat, then its id again, stamped later each time
+            outputs += engine.apply(lifecycle("heartbeat", X, second, event_id="beat-1"))
+        outputs += engine.apply(tick(second))
+    suspected = [o for o in outputs if isinstance(o, Transition) and o.to_state is State.SUSPECTED]
+    assert [round(o.at.timestamp() - tick(0).now.timestamp()) for o in suspected] == [120]
+    assert [o.at for o in outputs if isinstance(o, Command)][0] == suspected[0].at
+
+
+def test_the_window_of_seen_ids_survives_a_snapshot() -> None:
+    engine = Engine(POLICY)
+    engine.apply(tick(0))
+    engine.apply(lifecycle("started", X, 0, event_id="start-1", timeout_seconds=3600))
+    restored = decode(encode(engine), POLICY)
+    restored.apply(lifecycle("started", X, 10, event_id="start-1", timeout_seconds=60))
+    assert restored.records[X].own_timeout_us == 3600 * 1_000_000
+
+
+def test_a_new_event_id_is_still_applied() -> None:
+    engine = Engine(POLICY)
+    engine.apply(tick(0))
+    engine.apply(lifecycle("started", X, 0, event_id="start-1", timeout_seconds=3600))
+    engine.apply(lifecycle("started", X, 5, event_id="start-2", timeout_seconds=60))
+    assert engine.records[X].own_timeout_us == 60 * 1_000_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=40, unique=True), st.text(min_size=1))
+def test_the_last_seven_ids_and_the_latest_start_are_remembered(ids: list[str], start: str) -> None:
+    window = remember(0, fingerprint(start), started=True)
+    for event_id in ids:
+        window = remember(window, fingerprint(event_id))
+    for event_id in [*ids[-7:], start]:
+        assert already_seen(window, fingerprint(event_id))
+    fresh = [i for i in ids[:-7] if i != start and fingerprint(i) not in {fingerprint(j) for j in [*ids[-7:], start]}]
+    for event_id in fresh:
+        assert not already_seen(window, fingerprint(event_id))
+    assert window < 1 << 256
