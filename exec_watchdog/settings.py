@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     agent_timeout_s: Seconds = Field(15, description="agent calls: total timeout")
     agent_read_retries: int = Field(2, ge=0, le=10, description="retries of agent read calls (jittered backoff)")
     agent_max_concurrency: int = Field(4, ge=1, le=256, description="concurrent calls per agent")
+    terminate_grace_s: Seconds = Field(
+        15, description="after a terminate the agent acknowledged: how long the execution has to leave its running list"
+    )
     agent_breaker_failures: int = Field(5, ge=1, description="consecutive failures that open an agent's circuit")
     agent_breaker_reset_s: Seconds = Field(30, description="how long an open circuit stays open")
     platform_database_url: SecretStr | None = Field(None, description="the platform's database (optional)")

@@ -58,12 +58,13 @@ class ProbeResult(_Input):
 
 
 class CommandResult(_Input):
-    """How a `terminate` or `mark_failed` command ended."""
+    """How a `terminate` or `mark_failed` command ended. `still_running`: the agent acknowledged a
+    terminate, but the execution was still in its running list when the grace period ran out."""
 
     type: Literal["watchdog.command_result"]
     command_id: EventId
     observed_at: Timestamp
-    outcome: Literal["ok", "already_finished", "not_found", "failed"]
+    outcome: Literal["ok", "already_finished", "not_found", "failed", "still_running"]
     event_id: EventId | None = None
 
 

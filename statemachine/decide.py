@@ -165,9 +165,12 @@ def _command_result(
         return rec, []  # a duplicate, or an answer to a command no longer in flight
     t = observed(to_micros(ev.observed_at), clock, policy)
     step = Step(rec, policy, at=t, now=t, input_id=input_id, braked=braked)
-    if ev.outcome == "failed":
+    if ev.outcome in ("failed", "still_running"):
         backoff = policy.backoff_micros(policy.command_retry_s, policy.command_retry_max_s, rec.action_attempts)
         step.update(action_attempts=rec.action_attempts + 1, retry_at=t + backoff)
+        if ev.outcome == "still_running" and rec.action_kind == "terminate" and not rec.kill_unconfirmed:  # the agent's word, belied: said once
+            step.update(kill_unconfirmed=True)
+            step.recover("incident", texts.still_running_reason(rec.agent_name, rec.execution_id, ev.command_id, t))
     elif rec.action_kind == "terminate" and ev.outcome in ("not_found", "already_finished"):
         # Not a termination: the task ended by itself or was never there. Probed again; the orphan path
         # (with its own text) or the platform's end decides, and it is never terminated again.

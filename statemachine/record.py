@@ -58,6 +58,8 @@ class ExecutionRecord:
     """A terminate found nothing to end (404, already finished): never terminated again, only probed."""
     conflict_agent: str | None = None
     """Another agent named in an event for this execution: held, nothing is done to it on either agent."""
+    kill_unconfirmed: bool = False
+    """A terminate was acknowledged but the execution was still running after the grace: announced once."""
     seen_ids: int = 0
     """Fingerprints of the latest event ids applied (`statemachine.seen_ids`): a repeat changes nothing."""
 

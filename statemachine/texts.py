@@ -65,3 +65,11 @@ def identity_conflict_reason(execution_id: str, tracked: str, other: str, event_
         f"execution {execution_id} is tracked under agent {tracked} but event {event_id} names agent {other}: "
         "held; no probe, terminate or failure mark on either agent until the platform ends it"
     )
+
+
+def still_running_reason(agent_name: str, execution_id: str, command_id: str, observed_at: int) -> str:
+    return (
+        f"agent {agent_name} acknowledged terminate {command_id} but execution {execution_id} was still in its "
+        f"running list at {iso(observed_at)}: nothing is marked and its capacity slot stays held; "
+        "the terminate is retried with the same command id"
+    )

@@ -33,6 +33,8 @@ class StandinAgent:
     """Answer this many coming requests with 503, then behave again."""
     in_flight: int = 0
     max_in_flight: int = 0
+    survives_terminates: int = 0
+    """Acknowledge this many coming terminates with `terminated` and keep the process running."""
 
 
 class StandinFleet:
@@ -193,6 +195,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._reply(404, {"detail": "Execution not found"})
             if method == "POST" and call == "terminate":
                 fleet.terminates[(name, x)] += 1
+                if x in agent.running and agent.survives_terminates > 0:
+                    agent.survives_terminates -= 1
+                    return self._reply(200, {"status": "terminated"})
                 if x in agent.running:
                     del agent.running[x]
                     agent.completed[x] = -2

@@ -32,6 +32,8 @@ from statemachine.timestamps import from_micros
 log = logging.getLogger(__name__)
 STOP_GRACE_S = 3.0
 """On stop, how long effects already started may go on before they are cancelled."""
+CONFIRM_EVERY_S = 0.5
+"""How often the agent's running list is read while a terminate it acknowledged is confirmed."""
 
 
 def _now_us() -> int:
@@ -50,6 +52,7 @@ class EffectRunner:
         owner: str,
         owned: Callable[[], list[int]],
         redis: TrinityRedis | None = None,
+        terminate_grace_s: float = 15.0,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -59,6 +62,7 @@ class EffectRunner:
         self.owner = owner
         self.owned = owned
         self.redis = redis
+        self.terminate_grace_s = terminate_grace_s
         self.wake = asyncio.Event()
         self._in_flight: dict[str, int] = {}
         """Row id -> partition, for rows this runner is executing right now."""
@@ -182,7 +186,9 @@ class EffectRunner:
         await self._settle(row, outcome, _now_us())
 
     async def _terminate(self, row: OutboxRow, interrupted: bool) -> str:
-        if interrupted:
+        """A retried or interrupted terminate first asks how the execution is (a kill sent earlier may
+        have ended it); an acknowledged one counts only once the execution has left the running list."""
+        if interrupted or json.loads(row.payload).get("attempt"):
             status = await self.agents.status(row.agent_name, row.execution_id)
             if isinstance(status, Unreachable):
                 return "failed"  # retried later by the core, with the same command id
@@ -192,7 +198,23 @@ class EffectRunner:
                 return "already_finished"  # it ended by itself: no termination (examined again)
             if status == "not_found":
                 return "not_found"
-        return await self.agents.terminate(row.agent_name, row.execution_id)
+        outcome = await self.agents.terminate(row.agent_name, row.execution_id)
+        return await self._confirm_gone(row) if outcome == "ok" else outcome
+
+    async def _confirm_gone(self, row: OutboxRow) -> str:
+        """`ok` once the agent's running list no longer holds the execution, `still_running` if it
+        still did when the grace ran out, `failed` if the agent never answered (retried, status first)."""
+        deadline = time.monotonic() + self.terminate_grace_s
+        seen_running = False
+        while True:
+            answer = await self.agents.known_executions(row.agent_name)
+            if isinstance(answer, Known):
+                if row.execution_id not in answer.alive:
+                    return "ok"
+                seen_running = True
+            if time.monotonic() + CONFIRM_EVERY_S > deadline:
+                return "still_running" if seen_running else "failed"
+            await asyncio.sleep(CONFIRM_EVERY_S)
 
     async def _mark_failed(self, row: OutboxRow) -> str:
         error = json.loads(row.payload).get("error") or ""

@@ -99,6 +99,7 @@ class Service:
             owner=self.instance_id,
             owned=self.owned,
             redis=self.redis,
+            terminate_grace_s=s.terminate_grace_s,
         )
         self.consumer = PartitionedConsumer(
             kafka,

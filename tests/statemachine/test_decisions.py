@@ -160,6 +160,21 @@ def test_auto_terminate_terminates_then_marks_failed_with_the_contract_error() -
     assert event.error == "Execution auto-terminated after 20 minutes by watchdog (exceeded timeout of 600s)"
 
 
+def test_a_terminate_the_execution_outlived_is_said_once_and_retried_with_the_same_id_before_any_mark() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True))
+    [terminate] = commands(alive_without_activity(engine, 1200, timeout_seconds=600))
+    outputs = feed(engine, [result(terminate.command_id, 1215, "still_running"), *ticks(1220, 1300)])
+    [told] = recoveries(outputs)
+    assert told.action == "incident" and "still in its running list" in told.reason
+    [again] = commands(outputs)
+    assert (again.kind, again.command_id, again.attempt) == ("terminate", terminate.command_id, 1)
+    outputs = feed(engine, [result(terminate.command_id, 1315, "still_running"), *ticks(1320, 1400)])
+    assert recoveries(outputs) == []  # said once
+    assert [(c.kind, c.command_id) for c in commands(outputs)] == [("terminate", terminate.command_id)]
+    outputs = feed(engine, [result(terminate.command_id, 1401, "ok")])
+    assert [c.kind for c in commands(outputs)] == ["mark_failed"]
+
+
 @pytest.mark.parametrize("terminate_outcome", ["already_finished", "not_found"])
 def test_a_terminate_that_finds_nothing_is_no_termination_and_the_execution_is_examined_again(
     terminate_outcome: str,

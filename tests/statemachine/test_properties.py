@@ -55,7 +55,7 @@ step = st.one_of(
     st.tuples(
         st.just("answer"),
         st.integers(0, 5),
-        st.sampled_from(["ok", "already_finished", "not_found", "failed"]),
+        st.sampled_from(["ok", "already_finished", "not_found", "failed", "still_running"]),
     ),
     st.tuples(st.just("repeat"), st.integers(0, 1000)),
 )
