@@ -36,6 +36,15 @@ class Due:
 
 
 @dataclass(frozen=True, slots=True)
+class Outage:
+    """An agent's probe failed: whether its outage was already announced (an earlier probe of one of
+    its executions failed and no answer came since), and which of its executions await an answer."""
+
+    announced: bool
+    waiting: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Released:
     """The mass-failure brake let go at `now`; this record had a kill held."""
 
@@ -50,9 +59,11 @@ def decide(
     input_id: str,
     clock: int | None = None,
     braked: bool = False,
+    outage: Outage | None = None,
 ) -> Decision:
     """Apply one input to one execution. `clock` is the latest tick time seen (None before any);
-    `braked`: the mass-failure brake holds terminations and failure marks."""
+    `braked`: the mass-failure brake holds terminations and failure marks; `outage`: for a failed
+    probe, what the engine knows of the agent's other executions (one announcement per outage)."""
     if isinstance(event, LifecycleEvent):
         return _lifecycle(record, event, policy, input_id, clock, braked)
     if record is None:
@@ -64,7 +75,7 @@ def decide(
     if isinstance(event, Released):
         return _released(record, event.now, policy, input_id)
     if isinstance(event, ProbeResult):
-        return _probe_result(record, event, policy, input_id, clock, braked)
+        return _probe_result(record, event, policy, input_id, clock, braked, outage)
     return _command_result(record, event, policy, input_id, clock, braked)
 
 
@@ -133,7 +144,13 @@ def _first_sight(
 
 
 def _probe_result(
-    rec: ExecutionRecord, ev: ProbeResult, policy: Policy, input_id: str, clock: int | None, braked: bool
+    rec: ExecutionRecord,
+    ev: ProbeResult,
+    policy: Policy,
+    input_id: str,
+    clock: int | None,
+    braked: bool,
+    outage: Outage | None,
 ) -> Decision:
     t = observed(to_micros(ev.observed_at), clock, policy)
     step = Step(rec, policy, at=t, now=t, input_id=input_id, braked=braked)
@@ -154,7 +171,10 @@ def _probe_result(
         step.update(next_probe_at=t + backoff)
         if not rec.unreachable:
             step.update(unreachable=True)
-            step.recover("agent_unreachable", texts.unreachable_reason(rec.agent_name, t))
+            if outage is None or not outage.announced:
+                waiting = [rec.execution_id] if outage is None else outage.waiting
+                reason = texts.unreachable_reason(rec.agent_name, t, waiting, policy.incident_list_limit)
+                step.recover("agent_unreachable", reason)
     return step.result()
 
 

@@ -16,7 +16,7 @@ from schemas.fields import State
 from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
 from schemas.outputs import Command, Output, Transition
 from statemachine.brake import Brake
-from statemachine.decide import Due, Released, decide
+from statemachine.decide import Due, Outage, Released, decide
 from statemachine.ids import derived_input_id
 from statemachine.incident import incident_event, incident_over
 from statemachine.policy import Policy
@@ -55,6 +55,9 @@ class Engine:
         self._active: Counter[str] = Counter()
         """Executions not yet ended, by agent (the brake's denominator)."""
         self._held: set[str] = set()
+        self._unreachable: Counter[str] = Counter()
+        """Executions not yet ended whose agent did not answer their last probe, by agent: an outage is
+        open while its count is above zero."""
         for rec in records:
             self._store(None, rec.but(armed_at=None))
 
@@ -115,9 +118,29 @@ class Engine:
     def _decide(
         self, record: ExecutionRecord, event: ProbeResult | CommandResult | LifecycleEvent, iid: str
     ) -> list[Output]:
-        new, outputs = decide(record, event, self.policy, input_id=iid, clock=self.clock, braked=self.brake.engaged)
+        agent, outage = record.agent_name, None
+        failed_probe = isinstance(event, ProbeResult) and event.outcome == "unreachable"
+        if failed_probe and not record.unreachable:
+            outage = Outage(self._unreachable[agent] > 0, self._awaiting(agent))
+        new, outputs = decide(
+            record, event, self.policy, input_id=iid, clock=self.clock, braked=self.brake.engaged, outage=outage
+        )
         self._store(record, new)
+        if isinstance(event, ProbeResult) and not failed_probe and self._unreachable[agent]:
+            self._outage_over(agent)
         return outputs
+
+    def _awaiting(self, agent: str) -> list[str]:
+        """The agent's suspected executions (a scan, once per outage)."""
+        return sorted(
+            r.execution_id for r in self.records.values() if r.agent_name == agent and r.state is State.SUSPECTED
+        )
+
+    def _outage_over(self, agent: str) -> None:
+        """The agent answered a probe: its outage is over for all its executions (their next failed
+        probe opens a new one, announced again)."""
+        for record in [r for r in self.records.values() if r.agent_name == agent and r.unreachable]:
+            self._store(record, record.but(unreachable=False))
 
     def _tick(self, now: int, iid: str) -> list[Output]:
         if self.clock is not None:
@@ -189,6 +212,8 @@ class Engine:
             self._active[record.agent_name] += sign
         if record.held:
             (self._held.add if sign > 0 else self._held.discard)(record.execution_id)
+        if record.unreachable and not record.state.is_terminal:
+            self._unreachable[record.agent_name] += sign
 
     # ---- the mass-failure brake ------------------------------------------------------------------
 

@@ -36,8 +36,12 @@ def idle_reason(*, quiet_us: int, idle_after_us: int, ran_us: int, timeout_us: i
     )
 
 
-def unreachable_reason(agent_name: str, probed_at: int) -> str:
-    return f"agent {agent_name} did not answer the probe at {iso(probed_at)}; nothing was changed"
+def unreachable_reason(agent_name: str, probed_at: int, waiting: list[str], limit: int) -> str:
+    listed = ", ".join(waiting[:limit]) + (f" and {len(waiting) - limit} more" if len(waiting) > limit else "")
+    return (
+        f"agent {agent_name} did not answer the probe at {iso(probed_at)}; nothing was changed; "
+        f"{len(waiting)} execution(s) await its answer: {listed}"
+    )
 
 
 def silence_cause(quiet_us: int, limit_us: int) -> str:

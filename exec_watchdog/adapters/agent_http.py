@@ -126,7 +126,9 @@ class HttpAgentApi:
     # ---- the four calls --------------------------------------------------------------------------
 
     async def known_executions(self, agent_name: str) -> Known | Unreachable:
-        response = await self._call(agent_name, "GET", "/api/executions/running", retries=self._read_retries)
+        response = await self._call(
+            agent_name, "GET", "/api/executions/running", retries=self._read_retries, scheduled=True
+        )
         if isinstance(response, Unreachable):
             return response
         if response.status_code != 200:
@@ -220,12 +222,16 @@ class HttpAgentApi:
         execution_id: str | None = None,
         retries: int,
         total_s: float | None = None,
+        scheduled: bool = False,
     ) -> _Answer | Unreachable:
+        """`scheduled`: a probe the core decided is due, let through an open circuit as its one trial."""
         try:
             url = self.url(agent_name, path, execution_id)
         except _Refused as refusal:
             return Unreachable(str(refusal))
-        if not self._breaker.allow(agent_name):
+        if self._breaker.is_open(agent_name):
+            retries = 0  # a trial is one request
+        if not self._breaker.allow(agent_name, scheduled=scheduled):
             return Unreachable("circuit open: the agent failed repeatedly; calls are paused")
         outcome: _Answer | Unreachable = Unreachable("not attempted")
         for attempt in range(retries + 1):

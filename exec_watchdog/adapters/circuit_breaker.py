@@ -1,7 +1,10 @@
 """A per-agent circuit breaker: after repeated failures, stop calling an agent for a while.
 
 closed -> (N consecutive failures) -> open -> (cool-down) -> half-open: one trial call
--> closed on success, open again on failure. While open, calls answer "unreachable" at once.
+-> closed on success, open again on failure. While open, calls answer "unreachable" at once, but
+for a scheduled call (a probe the core decided is due): that one goes through as the trial, one at a
+time, so an agent that answers again is found on the next due probe, not at the end of the cool-down.
+The core's probe backoff paces those trials.
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ class CircuitBreaker:
         self.clock = clock
         self._circuits: dict[str, _Circuit] = {}
 
-    def allow(self, key: str) -> bool:
+    def allow(self, key: str, *, scheduled: bool = False) -> bool:
         circuit = self._circuits.get(key)
         if circuit is None or circuit.failures < self.threshold:
             return True
-        if self.clock() < circuit.open_until or circuit.trial_in_flight:
+        if circuit.trial_in_flight or (self.clock() < circuit.open_until and not scheduled):
             return False
         circuit.trial_in_flight = True  # half-open: let one call through
         return True

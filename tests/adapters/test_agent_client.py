@@ -130,10 +130,30 @@ async def test_the_circuit_opens_after_repeated_failures_and_stops_calling(fleet
         for _ in range(3):
             await api.known_executions(BOT)
         sent = fleet.requests
-        answer = await api.known_executions(BOT)
+        answer = await api.status(BOT, "x-1")
         assert isinstance(answer, Unreachable) and "circuit open" in answer.why
         assert fleet.requests == sent
         assert isinstance(await api.known_executions("other-bot"), Known)  # per agent
+    finally:
+        await api.aclose()
+
+
+async def test_an_agent_that_answers_again_is_found_by_the_next_due_probe_not_after_the_cool_down(
+    fleet: StandinFleet,
+) -> None:
+    fleet.set_mode(BOT, "down")
+    fleet.start_execution(BOT, "x-1")
+    api = HttpAgentApi(fleet.url_template, read_retries=0, breaker=CircuitBreaker(failures=3, reset_s=600))
+    try:
+        for _ in range(3):
+            await api.known_executions(BOT)
+        fleet.set_mode(BOT, "slow", slow_s=0.5)
+        sent = fleet.requests
+        first, second = await asyncio.gather(api.known_executions(BOT), api.known_executions(BOT))
+        assert fleet.requests == sent + 1  # one trial at a time through the open circuit
+        assert isinstance(first, Known) and "x-1" in first.running
+        assert isinstance(second, Unreachable) and "circuit open" in second.why
+        assert await api.status(BOT, "x-1") == "running"  # the trial closed the circuit for every call
     finally:
         await api.aclose()
 

@@ -250,6 +250,26 @@ def test_an_unreachable_agent_is_announced_once_and_nothing_is_killed() -> None:
     assert gaps[:4] == [11, 21, 41, 41] and max(gaps) == 41  # doubling from 10 s, capped at 40 s (+1 s ticks)
 
 
+def test_an_agent_outage_is_one_event_listing_the_executions_that_await_it() -> None:
+    engine = Engine(Policy(idle_after_s=10**6))
+    others = ["exec-2", "exec-3"]
+    feed(
+        engine,
+        [
+            *(lifecycle("started", x, 0) for x in [X, *others]),
+            lifecycle("started", "elsewhere", 0, agent_name="b"),
+            tick(90),
+        ],
+    )
+    outputs = feed(engine, [probe(x, 91, "unreachable") for x in [X, *others]])
+    outputs += feed(engine, [*ticks(95, 200), *(probe(x, 201, "unreachable") for x in [X, *others])])
+    [event] = recoveries(outputs)
+    assert event.action == "agent_unreachable"
+    assert event.reason.endswith("3 execution(s) await its answer: exec-1, exec-2, exec-3")
+    outputs = feed(engine, [probe(X, 202, "running"), *ticks(205, 400), probe("exec-2", 401, "unreachable")])
+    assert [e.action for e in recoveries(outputs)] == ["agent_unreachable"]  # it answered: a new outage
+
+
 def test_a_new_unreachable_episode_is_announced_again() -> None:
     engine = Engine(Policy())
     feed(engine, [lifecycle("started", X, 0), tick(90), probe(X, 91, "unreachable"), probe(X, 92, "running")])

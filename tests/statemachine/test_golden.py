@@ -52,4 +52,5 @@ def test_there_are_golden_cases_for_each_recovery_path() -> None:
         "late_completion",
         "terminate_missed",
         "identity_conflict",
+        "agent_outage",
     } <= set(CASES)
