@@ -73,6 +73,9 @@ class PartitionedConsumer:
         self._snapshot_at: dict[int, float] = {}
         self._lock = asyncio.Lock()
         self._writing: asyncio.Task[None] | None = None
+        self._unsaved: set[int] = set()
+        """Partitions whose engines hold a batch that was not handed to a write (it failed midway):
+        their state must not be snapshotted, or the batch's outbox rows would be lost for good."""
         self.caught_up = False
 
     @staticmethod
@@ -113,6 +116,7 @@ class PartitionedConsumer:
             self.metrics.events.labels(tp.topic).inc(len(records))
         items: list[OutboxItem] = []
         decided: list[DecisionRow] = []
+        self._unsaved.update(self.owned)
         for partition, state in self.owned.items():
             lifecycle_tp = TopicPartition(self.lifecycle_topic, partition)
             state.add_lifecycle([], fetched_to=await self.consumer.position(lifecycle_tp))
@@ -127,6 +131,7 @@ class PartitionedConsumer:
         due = [p for p in self.owned if now - self._snapshot_at.get(p, -math.inf) >= self.snapshot_interval_s]
         marks = [p for p in self.owned if now - self._checkpoint_at.get(p, -math.inf) >= self.checkpoint_interval_s]
         await self._persist(items, due, decided, marks)
+        self._unsaved.clear()  # the write has the batch: from here a failure surfaces in `written`
         self._update_gauges()
 
     async def _dead_letters(self, drained: Drained, partition: int) -> None:
@@ -266,20 +271,34 @@ class PartitionedConsumer:
             self._update_gauges()
 
     async def release(self, revoked: set[TopicPartition] | None = None) -> None:
-        """Snapshot and hand back partitions (all of them when `revoked` is None)."""
+        """Snapshot and hand back partitions (all of them when `revoked` is None). A partition whose
+        last batch was not fully written is handed back without a snapshot: its next owner restores
+        the last one written and applies the batch again, outbox rows and all."""
         async with self._lock:
-            await self.written()
+            try:
+                await self.written()
+                unwritten = set(self._unsaved)
+            except Exception:
+                log.exception("the last write failed: no partition is snapshotted on release")
+                unwritten = set(self.owned)
             partitions = set(self.owned) if revoked is None else {tp.partition for tp in revoked}
             partitions &= set(self.owned)
             if not partitions:
                 return
             await self.on_release(partitions)
-            snaps = {p: self._snapshot(self.owned[p]) for p in partitions}
-            await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, [])
-            await self._commit(snaps)
+            if partitions & unwritten:
+                log.warning(
+                    "partitions %s released without a snapshot: their last batch was not written",
+                    sorted(partitions & unwritten),
+                )
+            snaps = {p: self._snapshot(self.owned[p]) for p in partitions - unwritten}
+            if snaps:
+                await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, [])
+                await self._commit(snaps)
             for p in partitions:
                 del self.owned[p]
                 self._snapshot_at.pop(p, None)
+                self._unsaved.discard(p)
             self._update_gauges()
 
 
