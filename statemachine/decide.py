@@ -188,7 +188,8 @@ def _command_result(
     if ev.outcome in ("failed", "still_running"):
         backoff = policy.backoff_micros(policy.command_retry_s, policy.command_retry_max_s, rec.action_attempts)
         step.update(action_attempts=rec.action_attempts + 1, retry_at=t + backoff)
-        if ev.outcome == "still_running" and rec.action_kind == "terminate" and not rec.kill_unconfirmed:  # the agent's word, belied: said once
+        belied = ev.outcome == "still_running" and rec.action_kind == "terminate"
+        if belied and not rec.kill_unconfirmed:  # the agent acknowledged a kill that did not happen: said once
             step.update(kill_unconfirmed=True)
             step.recover("incident", texts.still_running_reason(rec.agent_name, rec.execution_id, ev.command_id, t))
     elif rec.action_kind == "terminate" and ev.outcome in ("not_found", "already_finished"):

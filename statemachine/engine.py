@@ -84,9 +84,9 @@ class Engine:
     def beat(self, execution_id: str, at: int, agent_name: str, event_id: str) -> bool:
         """The heartbeat hot path: True when the heartbeat was a running execution's, and is applied.
 
-        It decides nothing and outputs nothing: only `last_seen` moves (the deadline re-arms lazily), and
-        a repeated `event_id` moves nothing. Otherwise (an unknown or not running execution, or another agent named) it changes nothing:
-        `apply` the event instead.
+        It decides nothing and outputs nothing: only `last_seen` moves (the deadline re-arms lazily),
+        and a repeated `event_id` moves nothing. Otherwise (an unknown or not running execution, or
+        another agent named) it changes nothing: `apply` the event instead.
         """
         record = self.records.get(execution_id)
         if record is None or record.state is not State.RUNNING or record.agent_name != agent_name:

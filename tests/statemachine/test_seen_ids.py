@@ -41,7 +41,7 @@ def test_a_replayed_heartbeat_with_a_later_time_keeps_nothing_alive() -> None:
         outputs += engine.apply(tick(second))
     suspected = [o for o in outputs if isinstance(o, Transition) and o.to_state is State.SUSPECTED]
     assert [round(o.at.timestamp() - tick(0).now.timestamp()) for o in suspected] == [120]
-    assert [o.at for o in outputs if isinstance(o, Command)][0] == suspected[0].at
+    assert next(o.at for o in outputs if isinstance(o, Command)) == suspected[0].at
 
 
 def test_the_window_of_seen_ids_survives_a_snapshot() -> None:
