@@ -18,7 +18,7 @@ def decision_rows(applied: list[Applied], partition: int, policy_digest: str) ->
     rows = []
     for a in applied:
         for change in a.changes:
-            if not (change.outputs or change.before != change.after or _evidence(a.event)):
+            if not (change.outputs or change.before != change.after or _evidence(a.event) or a.time_note):
                 continue  # a heartbeat that only moved time: its offset is enough
             rows.append(
                 DecisionRow(
@@ -34,6 +34,7 @@ def decision_rows(applied: list[Applied], partition: int, policy_digest: str) ->
                     policy_digest=policy_digest,
                     outputs_json=_outputs_json(change.outputs),
                     at_us=event_time(a.event),
+                    time_note=a.time_note,
                 )
             )
     return rows

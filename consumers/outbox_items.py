@@ -80,5 +80,8 @@ def decision_json(r: DecisionRow) -> str:
             "input_id": r.input_id,
         }
     )
-    tail = json.dumps({"state_before": r.state_before, "state_after": r.state_after, "policy_digest": r.policy_digest})
+    after = {"state_before": r.state_before, "state_after": r.state_after, "policy_digest": r.policy_digest}
+    if r.time_note is not None:
+        after["time_note"] = r.time_note
+    tail = json.dumps(after)
     return f'{head[:-1]}, "input": {r.input_json}, {tail[1:-1]}, "outputs": {r.outputs_json}}}'

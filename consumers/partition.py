@@ -23,6 +23,8 @@ from schemas.log_records import KafkaRecord, LogRecord, Rejected, through_of
 from schemas.outputs import Output, Transition
 from schemas.parsing import InvalidInput, parse_input, parse_lifecycle
 from statemachine.engine import Engine
+from statemachine.rules import believed
+from statemachine.time_notes import time_note
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ class Applied:
     event: InputEvent
     outputs: list[Output]
     changes: list[Change]
+    time_note: str | None = None
+    """The input's claimed time was not taken as it was: what counted instead, and why."""
 
 
 @dataclass
@@ -116,12 +120,13 @@ class PartitionState:
     def _apply_lifecycle_below(self, through: int, drained: Drained) -> None:
         """Every waiting lifecycle record below `through` (the caller then moves `lifecycle_next` there)."""
         lifecycle, fast, quiet = self._lifecycle, not self.keep_quiet, 0
-        tracked, beat = self.engine.records, self.engine.beat
+        tracked, beat, policy = self.engine.records, self.engine.beat, self.engine.policy
         while lifecycle and lifecycle[0].offset < through:
             record = lifecycle.popleft()
             if fast and record.value is not None:
                 plain = plain_heartbeat(record.value, tracked)
-                if plain is not None and beat(*plain):
+                # An unbelievable stamp takes the full path, which records the note in the audit.
+                if plain is not None and believed(plain[1], self.engine.clock, policy) and beat(*plain):
                     quiet += 1
                     continue
             self._apply(record, self.lifecycle_topic, parse_lifecycle, drained)
@@ -144,6 +149,7 @@ class PartitionState:
     def _apply_event(self, event: InputEvent, topic: str, offset: int, drained: Drained) -> None:
         subject = self.engine.subject(event)
         before = None if subject is None else self.engine.state_of(subject)
+        note = time_note(event, self.engine.clock, self.engine.policy)
         outputs = self.engine.apply(event)
         if subject is not None:
             changes = [Change(subject, before, self.engine.state_of(subject), outputs)]
@@ -152,7 +158,7 @@ class PartitionState:
                 Change(x, _first_source(outs) or self.engine.state_of(x), self.engine.state_of(x), outs)
                 for x, outs in _by_execution(outputs).items()
             ]
-        drained.applied.append(Applied(topic, offset, event, outputs, changes))
+        drained.applied.append(Applied(topic, offset, event, outputs, changes, note))
         if self.respond is not None:
             for answer in self.respond(outputs):
                 self._apply_event(answer, topic, offset, drained)

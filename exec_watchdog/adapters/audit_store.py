@@ -35,6 +35,8 @@ class DecisionRow:
     policy_digest: str
     outputs_json: str
     at_us: int
+    time_note: str | None = None
+    """Set when the input's claimed time was not taken as it was: what counted instead, and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,4 +137,5 @@ def _decision(r: Any) -> DecisionRow:
         r.policy_digest,
         r.outputs_json,
         r.at_us,
+        r.time_note,
     )

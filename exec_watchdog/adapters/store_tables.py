@@ -57,6 +57,7 @@ decisions = Table(
     Column("policy_digest", String(16), nullable=False),
     Column("outputs_json", Text, nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    Column("time_note", Text),
     Index("decisions_execution", "execution_id", "id"),
     Index(
         "decisions_source",

@@ -9,7 +9,7 @@ from consumers.decision_records import decision_rows
 from exec_watchdog.adapters.audit_store import DecisionRow
 from exec_watchdog.audit.replay_run import PartitionHistory
 
-COMPARED = ("input_id", "state_before", "state_after", "policy_digest", "outputs_json")
+COMPARED = ("input_id", "state_before", "state_after", "policy_digest", "outputs_json", "time_note")
 
 
 @dataclass(frozen=True, slots=True)

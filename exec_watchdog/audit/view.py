@@ -20,6 +20,7 @@ class Entry(BaseModel):
     state_after: str | None
     policy_digest: str
     outputs: list[dict[str, Any]]
+    time_note: str | None = None
 
 
 class Effect(BaseModel):
@@ -53,6 +54,7 @@ def timeline(store: Store, execution_id: str) -> Timeline | None:
             state_after=r.state_after,
             policy_digest=r.policy_digest,
             outputs=json.loads(r.outputs_json),
+            time_note=r.time_note,
         )
         for r in rows
     ]
@@ -88,6 +90,8 @@ def render(t: Timeline) -> str:
         moved = f"{e.state_before or '—'} → {e.state_after or '—'}" if e.state_before != e.state_after else ""
         lines.append(f"{e.at}  {e.input_type:<24} {moved}")
         lines.append(f"{'':22}input {e.input_id} from {e.source}, policy {e.policy_digest}")
+        if e.time_note is not None:
+            lines.append(f"{'':22}time not taken as claimed: {e.time_note}")
         for o in e.outputs:
             lines.append(f"{'':22}{_describe(o)}")
     if t.effects:
