@@ -9,6 +9,7 @@ import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -19,8 +20,10 @@ from pydantic_settings import (
 )
 
 from exec_watchdog.adapters.kafka_connection import MECHANISMS, PROTOCOLS, KafkaConnection
+from schemas.fields import AGENT_NAME_PATTERN, whole_match
 from statemachine.policy import Policy
 
+_AGENT_NAME = whole_match(AGENT_NAME_PATTERN)
 ENV_PREFIX = "WATCHDOG_"
 Seconds = Annotated[float, Field(gt=0, le=366 * 86400, allow_inf_nan=False)]
 """A duration: more than zero, at most a year, never inf or nan."""
@@ -71,6 +74,9 @@ class Settings(BaseSettings):
     brake_window_s: Seconds = Field(300, description="the window the brake counts suspicions in")
     incident_list_limit: int = Field(20, ge=1, le=1000, description="executions listed by name in an incident")
     agent_url_template: str = Field("http://agent-{agent_name}:8000", description="agent base URL")
+    agent_urls: dict[str, str] = Field(
+        default_factory=dict, description='per-agent base URLs, JSON {"agent": "http://host:port"}, before the template'
+    )
     agent_auth_secret: SecretStr | None = Field(None, description="HMAC secret for X-Trinity-Agent-Token")
     agent_static_token: SecretStr | None = Field(
         None, description="a fixed X-Trinity-Agent-Token for every agent (when there is no HMAC secret)"
@@ -148,6 +154,19 @@ class Settings(BaseSettings):
     def _template_names_the_agent(cls, value: str) -> str:
         if "{agent_name}" not in value or not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL containing {agent_name}, e.g. http://agent-{agent_name}:8000")
+        return value
+
+    @field_validator("agent_urls")
+    @classmethod
+    def _urls_are_agents_and_bases(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, url in value.items():
+            if not _AGENT_NAME.match(name):
+                raise ValueError(f"{name!r} is not an agent name (^[a-z0-9][a-z0-9-]{{0,62}}$)")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+                raise ValueError(
+                    f"{name}: {url!r} must be an http(s) base URL without query, e.g. http://10.0.0.7:8000"
+                )
         return value
 
     @classmethod

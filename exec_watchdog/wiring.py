@@ -13,6 +13,7 @@ def agent_api(settings: Settings) -> HttpAgentApi:
     secret, token = settings.agent_auth_secret, settings.agent_static_token
     return HttpAgentApi(
         settings.agent_url_template,
+        agent_urls=settings.agent_urls,
         auth_secret=None if secret is None else secret.get_secret_value(),
         static_token=None if token is None else token.get_secret_value(),
         connect_timeout_s=settings.agent_connect_timeout_s,

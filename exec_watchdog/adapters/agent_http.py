@@ -1,7 +1,8 @@
-"""The agent API over httpx: URL only from the template and a validated name, bounded and retried reads.
+"""The agent API over httpx: URLs only from configuration and validated names, bounded and retried reads.
 
-- Only `{agent_name}` is substituted into `AGENT_URL_TEMPLATE`, and only after the name matched the
-  contract's pattern; execution ids in paths are checked the same way. Redirects are not followed.
+- An agent's base URL is its entry in `AGENT_URLS`, else `AGENT_URL_TEMPLATE` with only
+  `{agent_name}` substituted, and only after the name matched the contract's pattern; execution ids
+  in paths are checked the same way. Redirects are not followed.
 - Read calls (`running`, `status`, `last-error`) are retried with jittered exponential backoff on
   timeouts, refused connections and 5xx; `terminate` is never retried here (the core retries it
   with the same command id).
@@ -97,6 +98,7 @@ class HttpAgentApi:
         self,
         url_template: str,
         *,
+        agent_urls: dict[str, str] | None = None,
         auth_secret: str | None = None,
         static_token: str | None = None,
         connect_timeout_s: float = 5.0,
@@ -109,6 +111,7 @@ class HttpAgentApi:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._template = url_template
+        self._urls = {name: url.rstrip("/") for name, url in (agent_urls or {}).items()}
         self._secret = auth_secret
         self._static_token = static_token
         self._read_retries = read_retries
@@ -196,15 +199,17 @@ class HttpAgentApi:
     # ---- plumbing --------------------------------------------------------------------------------
 
     def url(self, agent_name: str, path: str, execution_id: str | None = None) -> str:
-        """The one place a URL is made: from the template and a name that matched the pattern; the
-        execution id fills `{id}` in `path`, percent-encoded as one segment."""
+        """The one place a URL is made: from the agent's own base URL (`AGENT_URLS`), else the template
+        and a name that matched the pattern; the execution id fills `{id}` in `path`, percent-encoded
+        as one segment. Nothing from an event is a URL: a name only selects a configured base."""
         if not _AGENT_NAME.match(agent_name):
             raise _Refused("agent name does not match the contract's pattern")
         if execution_id is not None:
             if not _EXECUTION_ID.match(execution_id):
                 raise _Refused("execution id does not match the contract's pattern")
             path = path.format(id=quote(execution_id, safe=""))
-        return self._template.format(agent_name=quote(agent_name, safe="")).rstrip("/") + path
+        base = self._urls.get(agent_name) or self._template.format(agent_name=quote(agent_name, safe="")).rstrip("/")
+        return base + path
 
     def _headers(self, agent_name: str) -> dict[str, str]:
         if self._secret is not None:

@@ -170,6 +170,23 @@ def test_a_half_open_circuit_lets_one_trial_through() -> None:
     assert breaker.allow("a") and not breaker.is_open("a")
 
 
+async def test_an_agent_with_a_url_of_its_own_is_called_there_and_the_others_by_the_template(
+    fleet: StandinFleet,
+) -> None:
+    fleet.start_execution("special", "x-1")
+    api = HttpAgentApi(
+        "http://agent-{agent_name}.invalid:8000",
+        agent_urls={"special": fleet.url_template.format(agent_name="special")},
+    )
+    try:
+        assert api.url("other", "/api/executions/running") == "http://agent-other.invalid:8000/api/executions/running"
+        answer = await api.known_executions("special")
+        assert isinstance(answer, Known) and answer.running == {"x-1"}
+        assert isinstance(await api.known_executions("Special"), Unreachable)  # a name must still match the pattern
+    finally:
+        await api.aclose()
+
+
 @pytest.mark.parametrize(
     "agent_name",
     ["../x", "a@evil", "%2e%2e", "x" * 300, "evil.com/", "a:b", "UPPER", "a/b", "", "a b", "a\nb"],

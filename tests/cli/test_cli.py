@@ -53,6 +53,9 @@ def test_file_then_environment_then_command_line(tmp_path: Path, monkeypatch: py
         ({"WATCHDOG_MIN_AGE_S": "nan"}, "WATCHDOG_MIN_AGE_S"),
         ({"WATCHDOG_TICK_INTERVAL_S": "inf"}, "WATCHDOG_TICK_INTERVAL_S"),
         ({"WATCHDOG_HEARTBEAT_TIMEOUT_S": "1e400"}, "WATCHDOG_HEARTBEAT_TIMEOUT_S"),
+        ({"WATCHDOG_AGENT_URLS": '{"Bad_Name": "http://10.0.0.7:8000"}'}, "WATCHDOG_AGENT_URLS"),
+        ({"WATCHDOG_AGENT_URLS": '{"bot": "file:///etc/passwd"}'}, "WATCHDOG_AGENT_URLS"),
+        ({"WATCHDOG_TERMINATE_GRACE_S": "0"}, "WATCHDOG_TERMINATE_GRACE_S"),
     ],
 )
 def test_a_bad_setting_exits_2_naming_the_setting_and_value(env: dict[str, str], named: str) -> None:
