@@ -21,7 +21,7 @@ from statemachine.ids import derived_input_id
 from statemachine.incident import incident_event, incident_over
 from statemachine.policy import Policy
 from statemachine.record import TIME_FIELDS, ExecutionRecord
-from statemachine.rules import next_due, observed
+from statemachine.rules import next_due, observed, start_time
 from statemachine.seen_ids import already_seen, fingerprint, remember
 from statemachine.timestamps import to_micros
 
@@ -143,7 +143,9 @@ class Engine:
             self._store(record, record.but(unreachable=False))
 
     def _tick(self, now: int, iid: str) -> list[Output]:
-        if self.clock is not None:
+        if self.clock is None:
+            self._vouch(now)
+        else:
             step = now - self.clock
             if step == 0:
                 return []  # a repeated tick changes nothing
@@ -170,6 +172,26 @@ class Engine:
             self._store(current, new, rearm_from_scratch=True)
             outputs.extend(decided)
         return outputs
+
+    def _vouch(self, now: int) -> None:
+        """The first tick: times claimed before there was a clock to judge them by (a backlog read at
+        start-up, or a hostile stamp) meet the rules now. A start keeps its age within `start_time`'s
+        bounds; a time ahead of the clock counts from now, so no stamp makes an execution immortal.
+        Past signs of life keep their times: a backlog's silence is real silence."""
+        policy = self.policy
+        ahead = now + policy.us.max_ahead
+        self._heap = []
+        for record in self.records.values():
+            own = record.own_timeout_us
+            record.started_at = start_time(record.started_at, now, record.agent_name, own, policy)
+            record.last_seen = now if record.last_seen > ahead else record.last_seen
+            record.last_activity = now if record.last_activity > ahead else record.last_activity
+            if record.ended_at is not None and record.ended_at > ahead:
+                record.ended_at = now
+            record.armed_at = next_due(record, policy)
+            if record.armed_at is not None:
+                self._heap.append((record.armed_at, record.execution_id))
+        heapq.heapify(self._heap)
 
     def _shift(self, delta: int) -> None:
         """A gap in the ticks (the broker, the ticker or the owner was away) or a jump of the ticker's

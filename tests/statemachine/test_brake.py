@@ -104,10 +104,13 @@ def test_switched_off_it_never_engages() -> None:
 
 def test_a_kill_decided_in_the_very_tick_that_engages_the_brake_is_held_too() -> None:
     engine = Engine(POLICY.model_copy(update={"auto_terminate": True}))
-    engine.apply(lifecycle("started", "over-time", 0, timeout_seconds=10))
-    engine.apply(lifecycle("heartbeat", "over-time", 25))
+    engine.apply(tick(0))
+    engine.apply(lifecycle("started", "over-time", 0, timeout_seconds=10))  # watched 30 s before overdue
     fleet(engine, 5)
-    outputs = engine.apply(tick(31))  # over-time is due first (its timeout), then five fall silent
+    for t in range(5, 30, 5):
+        engine.apply(tick(t))
+    engine.apply(lifecycle("heartbeat", "over-time", 25))
+    outputs = engine.apply(tick(30))  # over-time is due first (its timeout), then five fall silent
     assert len(incidents(outputs)) == 1
     assert kinds(outputs, "terminate") == []
     assert engine.records["over-time"].held and engine.records["over-time"].state is State.IDLE

@@ -79,6 +79,17 @@ def test_a_start_decades_ago_is_not_overdue_at_the_first_tick_but_is_after_one_h
     assert kinds(outputs) == ["terminate"]  # still running, and by its own claim long past its limit
 
 
+def test_stamps_read_before_the_first_tick_meet_the_same_rules_at_it() -> None:
+    engine = Engine(POLICY)
+    feed(engine, [lifecycle("started", X, YEAR), lifecycle("started", "old", -30 * YEAR)])  # no clock yet
+    outputs = feed(
+        engine, [tick(0), *(e for t in range(5, 200, 5) for e in (lifecycle("heartbeat", "old", t), tick(t)))]
+    )
+    suspected = [o.execution_id for o in outputs if isinstance(o, Transition) and o.to_state.value == "suspected"]
+    assert X in suspected  # not immortal
+    assert [o.at for o in outputs if isinstance(o, Command) and o.kind == "terminate"] == [tick(90).now]
+
+
 def test_a_late_started_from_the_bridge_counts_its_real_age() -> None:
     engine = Engine(POLICY)
     feed(engine, [tick(600), lifecycle("started", X, 0)])  # the bridge reports a row that began 10 minutes ago
