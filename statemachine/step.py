@@ -18,7 +18,7 @@ from statemachine.timestamps import from_micros
 class Step:
     """`at` is the deciding input's event time; `now` is the moment guards judge (never earlier)."""
 
-    __slots__ = ("_bumped", "at", "braked", "input_id", "now", "outputs", "policy", "rec")
+    __slots__ = ("_bumped", "_own", "at", "braked", "input_id", "now", "outputs", "policy", "rec")
 
     def __init__(
         self, rec: ExecutionRecord, policy: Policy, *, at: int, now: int, input_id: str, braked: bool = False
@@ -30,11 +30,18 @@ class Step:
         self.input_id = input_id
         self.outputs: list[Output] = []
         self._bumped = False
+        self._own = False
+        """`rec` is this step's own copy (the given record is never changed: decide returns a new one)."""
         self.braked = braked
         """The mass-failure brake holds terminations and failure marks."""
 
     def update(self, **changes: Any) -> None:
-        self.rec = self.rec.but(**changes)
+        if not self._own:
+            self.rec = self.rec.but(**changes)
+            self._own = True
+            return
+        for name, value in changes.items():
+            setattr(self.rec, name, value)
 
     def result(self) -> tuple[ExecutionRecord, list[Output]]:
         return self.rec, self.outputs
