@@ -71,7 +71,8 @@ async def _orphan_end_to_end(kafka_bootstrap: str, tmp_path: Path, fleet: Standi
 async def test_a_hung_execution_is_terminated_once_and_marked_failed(
     kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
 ) -> None:
-    settings = test_settings(kafka_bootstrap, tmp_path, fleet, auto_terminate=True)
+    # A terminate that worked is confirmed by the next read of the running list, not after the grace.
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet, auto_terminate=True, terminate_grace_s=60)
     await create_topic(kafka_bootstrap, settings.lifecycle_topic, 2)
     fleet.start_execution("etl-bot", "hung-1")
     async with running(settings), producer(kafka_bootstrap) as p:

@@ -69,26 +69,3 @@ async def test_an_agent_that_acknowledges_a_terminate_but_keeps_running_is_termi
         slots.delete(f"agent:slots:{agent}", f"agent:slot:{agent}:{x}")
         slots.close()
 
-
-async def test_a_terminate_that_worked_is_marked_without_waiting_for_the_grace(
-    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
-) -> None:
-    x = "hung-2"
-    fleet.start_execution("etl-bot", x)
-    settings = test_settings(kafka_bootstrap, tmp_path, fleet, auto_terminate=True, terminate_grace_s=60)
-    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 1)
-    async with running(settings), producer(kafka_bootstrap) as p:
-        topic = settings.lifecycle_topic
-        await p.send_and_wait(topic, lifecycle("started", x, "etl-bot", timeout_seconds=2), key=x.encode())
-        beating = asyncio.create_task(keep_beating(p, topic, x, "etl-bot"))
-        try:
-            records = await read_topic(
-                kafka_bootstrap,
-                settings.recoveries_topic,
-                until=lambda rs: bool(recoveries(rs, "auto_terminated")),
-                timeout_s=20,
-            )
-        finally:
-            beating.cancel()
-    assert [e["action"] for e in recoveries(records)] == ["idle_detected", "auto_terminated"]
-    assert fleet.terminates == {("etl-bot", x): 1}
