@@ -15,7 +15,7 @@ from statemachine import texts
 from statemachine.policy import Policy
 from statemachine.record import ExecutionRecord
 from statemachine.rules import believed, is_idle, observed, silent, start_time, timeout_us
-from statemachine.seen_ids import already_seen, fingerprint, remember
+from statemachine.seen_ids import admit
 from statemachine.step import Step
 from statemachine.timestamps import iso, to_micros
 
@@ -85,16 +85,17 @@ def _lifecycle(
     claimed = to_micros(ev.occurred_at)
     t = observed(claimed, clock, policy)
     own_timeout = None if ev.timeout_seconds is None else policy.micros(ev.timeout_seconds)
-    print_, started = fingerprint(ev.event_id), ev.type == "execution.started"
+    started = ev.type == "execution.started"
     if rec is None:
         new = _first_sight(ev, claimed, own_timeout, policy, clock)
-        return (None if new is None else new.but(seen_ids=remember(0, print_, started=started))), []
-    if rec.state.is_terminal or already_seen(rec.seen_ids, print_):
-        return rec, []  # a repeated event id changes nothing, whatever it carries
+        return (None if new is None else new.but(seen_ids=admit(b"", ev.event_id, started=started))), []
+    window = None if rec.state.is_terminal else admit(rec.seen_ids, ev.event_id, started=started)
+    if window is None:
+        return rec, []  # ended, or a repeated event id: nothing changes, whatever it carries
     # `t` is believed or the clock itself, so judging at the later of the two brings no limit closer
     # than three tick intervals, however far ahead a stamp is.
     step = Step(rec, policy, at=t, now=t if clock is None else max(t, clock), input_id=input_id, braked=braked)
-    step.update(seen_ids=remember(rec.seen_ids, print_, started=started))
+    step.update(seen_ids=window)
     finish = _FINISH.get(ev.type)
     if finish is not None:  # the platform's word on the end, whichever agent it names
         step.fire(finish[0], f"lifecycle {ev.type} ({ev.event_id})")

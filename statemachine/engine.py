@@ -21,8 +21,8 @@ from statemachine.ids import derived_input_id
 from statemachine.incident import incident_event, incident_over
 from statemachine.policy import Policy
 from statemachine.record import TIME_FIELDS, ExecutionRecord
-from statemachine.rules import next_due, observed, start_time
-from statemachine.seen_ids import already_seen, fingerprint, remember
+from statemachine.rules import believed, next_due, start_time
+from statemachine.seen_ids import admit
 from statemachine.timestamps import to_micros
 
 
@@ -85,17 +85,18 @@ class Engine:
         """The heartbeat hot path: True when the heartbeat was a running execution's, and is applied.
 
         It decides nothing and outputs nothing: only `last_seen` moves (the deadline re-arms lazily),
-        and a repeated `event_id` moves nothing. Otherwise (an unknown or not running execution, or
-        another agent named) it changes nothing: `apply` the event instead.
+        and a repeated `event_id` moves nothing. Otherwise (an unknown or not running execution,
+        another agent named, or a stamp not believed) it changes nothing: `apply` the event instead.
         """
         record = self.records.get(execution_id)
         if record is None or record.state is not State.RUNNING or record.agent_name != agent_name:
             return False
-        print_ = fingerprint(event_id)
-        if already_seen(record.seen_ids, print_):
-            return True
-        record.seen_ids = remember(record.seen_ids, print_)
-        at = observed(at, self.clock, self.policy)
+        if not believed(at, self.clock, self.policy):
+            return False  # the full path counts it at the clock, and the audit says so
+        window = admit(record.seen_ids, event_id)
+        if window is None:
+            return True  # a repeat: applied as nothing
+        record.seen_ids = window
         if at > record.last_seen:
             record.last_seen = at
         return True

@@ -60,7 +60,7 @@ class ExecutionRecord:
     """Another agent named in an event for this execution: held, nothing is done to it on either agent."""
     kill_unconfirmed: bool = False
     """A terminate was acknowledged but the execution was still running after the grace: announced once."""
-    seen_ids: int = 0
+    seen_ids: bytes = b""
     """Fingerprints of the latest event ids applied (`statemachine.seen_ids`): a repeat changes nothing."""
 
     def but(self, **changes: Any) -> ExecutionRecord:

@@ -13,6 +13,7 @@ from statemachine.record import FIELD_NAMES, ExecutionRecord, field_values
 
 _FIELDS = list(FIELD_NAMES)
 _STATE_INDEX = _FIELDS.index("state")
+_SEEN_INDEX = _FIELDS.index("seen_ids")
 _STATES = {state.value: state for state in State}
 FORMAT = 1
 
@@ -22,6 +23,7 @@ def encode(engine: Engine) -> bytes:
     for record in engine.records.values():
         row = list(field_values(record))
         row[_STATE_INDEX] = record.state.value
+        row[_SEEN_INDEX] = record.seen_ids.hex()
         rows.append(row)
     brake = {
         "engaged_at": engine.brake.engaged_at,
@@ -41,11 +43,14 @@ def decode(data: bytes, policy: Policy) -> Engine:
     if names == _FIELDS:
         for row in body["records"]:
             row[_STATE_INDEX] = _STATES[row[_STATE_INDEX]]
+            row[_SEEN_INDEX] = bytes.fromhex(row[_SEEN_INDEX])
             records.append(ExecutionRecord(*row))
     else:  # written by another build: match by name; fields added later take their defaults
         for row in body["records"]:
             values = dict(zip(names, row, strict=True))
             values["state"] = State(values["state"])
+            if isinstance(values.get("seen_ids"), str):
+                values["seen_ids"] = bytes.fromhex(values["seen_ids"])
             records.append(ExecutionRecord(**{k: v for k, v in values.items() if k in _FIELDS}))
     saved = body.get("brake") or {}
     recent = deque((int(t), str(x), str(a)) for t, x, a in saved.get("recent", []))
