@@ -44,14 +44,14 @@ def tick(seconds: float) -> Tick:
     return Tick(schema_version=1, type="watchdog.tick", now=when(seconds))
 
 
-def probe(execution_id: str, seconds: float, outcome: str) -> ProbeResult:
+def probe(execution_id: str, seconds: float, outcome: str, agent_name: str = AGENT) -> ProbeResult:
     return ProbeResult.model_validate_json(
         json.dumps(
             {
                 "schema_version": 1,
                 "type": "watchdog.probe_result",
                 "execution_id": execution_id,
-                "agent_name": AGENT,
+                "agent_name": agent_name,
                 "observed_at": at(seconds),
                 "outcome": outcome,
             }

@@ -27,37 +27,49 @@ POLICY = Policy(
     min_age_s=15,
     idle_after_s=60,
     default_timeout_s=120,
+    agent_timeouts={"b-bot": 60},
     auto_terminate=True,
     probe_retry_s=5,
     probe_retry_max_s=20,
     command_retry_s=5,
     command_retry_max_s=20,
     terminal_retention_s=200,
+    brake_min_executions=6,
 )
-EXECUTIONS = ["a", "b", "c"]
+AGENT_OF = {"a": AGENT, "b": AGENT, "c": AGENT, "d": "b-bot", "e": "b-bot", "f": "c-bot", "g": "c-bot", "h": "c-bot"}
+EXECUTIONS = sorted(AGENT_OF)
 OTHER_AGENT = "other-bot"
 LIFECYCLE = ["started", "heartbeat", "heartbeat", "activity", "completed", "failed", "cancelled"]
+SKEW = st.one_of(st.integers(-5, 10), st.sampled_from([-(10**6), -3600, -90, -31, 16, 60, 3600, 10**6]))
+"""Most sources are on time; some lag or run ahead by seconds to weeks."""
+EVENT_ID = st.one_of(st.none(), st.none(), st.sampled_from(["dup-1", "dup-2", "dup-3"]))
+"""Now and then an id already used, with other content."""
 
 step = st.one_of(
     st.tuples(
         st.just("lifecycle"),
         st.sampled_from(LIFECYCLE),
         st.sampled_from(EXECUTIONS),
-        st.integers(-5, 10),
-        st.sampled_from([AGENT, AGENT, AGENT, AGENT, OTHER_AGENT]),
+        SKEW,
+        st.sampled_from([False, False, False, False, True]),  # another agent named
+        EVENT_ID,
+        st.sampled_from([None, None, 30, 90, 600]),  # the execution's own timeout (on `started`)
     ),
-    st.tuples(st.just("tick"), st.integers(1, 30)),
+    st.tuples(st.just("tick"), st.one_of(st.integers(1, 30), st.sampled_from([0, -60, 3600]))),
     st.tuples(
         st.just("probe"),
         st.sampled_from(EXECUTIONS),
         st.sampled_from(["running", "not_found", "unreachable"]),
+        st.sampled_from([0.5, 0.5, -30]),  # a stale answer now and then
     ),
     st.tuples(
         st.just("answer"),
         st.integers(0, 5),
         st.sampled_from(["ok", "already_finished", "not_found", "failed", "still_running"]),
+        st.sampled_from([0.5, 0.5, -30]),
     ),
     st.tuples(st.just("repeat"), st.integers(0, 1000)),
+    st.tuples(st.just("fleet"), st.sampled_from(["a", "d", "f"])),  # an agent's executions all start at once
 )
 
 
@@ -72,29 +84,32 @@ def play(steps: list[tuple[object, ...]]) -> History:
     engine, history, now = Engine(POLICY), History(), 0.0
     issued: list[Command] = []
     for s in steps:
-        kind = s[0]
+        kind, events = s[0], []
         if kind == "lifecycle":
-            event: InputEvent = lifecycle(
-                str(s[1]), str(s[2]), now + int(str(s[3])), agent_name=str(s[4])  # type: ignore[call-overload]
-            )
+            _, what, x, skew, other, event_id, own = s
+            extra = {} if own is None or what != "started" else {"timeout_seconds": own}
+            agent = OTHER_AGENT if other else AGENT_OF[str(x)]
+            events = [lifecycle(str(what), str(x), now + int(str(skew)), agent_name=agent, event_id=event_id, **extra)]
         elif kind == "tick":
             now += int(str(s[1]))
-            event = tick(now)
+            events = [tick(now)]
         elif kind == "probe":
-            event = probe(str(s[1]), now + 0.5, str(s[2]))
+            events = [probe(str(s[1]), now + float(str(s[3])), str(s[2]), agent_name=AGENT_OF[str(s[1])])]
         elif kind == "answer":
             answerable = [c for c in issued if c.kind != "probe"]
-            if not answerable:
-                continue
-            event = result(answerable[int(str(s[1])) % len(answerable)].command_id, now + 0.5, str(s[2]))
-        else:
-            if not history.inputs:
-                continue
-            event = history.inputs[int(str(s[1])) % len(history.inputs)]
-        history.inputs.append(event)
-        decided = engine.apply(event)
-        history.outputs += decided
-        issued += [o for o in decided if isinstance(o, Command)]
+            if answerable:
+                command = answerable[int(str(s[1])) % len(answerable)]
+                events = [result(command.command_id, now + float(str(s[3])), str(s[2]))]
+        elif kind == "fleet":
+            agent = AGENT_OF[str(s[1])]
+            events = [lifecycle("started", x, now, agent_name=agent) for x in EXECUTIONS if AGENT_OF[x] == agent]
+        elif history.inputs:
+            events = [history.inputs[int(str(s[1])) % len(history.inputs)]]
+        for event in events:
+            history.inputs.append(event)
+            decided = engine.apply(event)
+            history.outputs += decided
+            issued += [o for o in decided if isinstance(o, Command)]
     return history
 
 
@@ -237,3 +252,56 @@ def test_an_execution_two_agents_claim_is_never_probed_terminated_or_marked_agai
         for o in engine.apply(event):
             assert not (isinstance(o, Command) and o.execution_id in contested), o
         contested = {x for x, r in engine.records.items() if r.conflict_agent is not None and not r.state.is_terminal}
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories)
+def test_no_input_but_a_tick_moves_last_seen_backwards(history: History) -> None:
+    """An older event or a stale answer never makes an execution look silent sooner (ticks alone move
+    every time alike, when they take out time nobody watched)."""
+    engine = Engine(POLICY)
+    for event in history.inputs:
+        before = {x: r.last_seen for x, r in engine.records.items()}
+        engine.apply(event)
+        if not isinstance(event, Tick):
+            for x, r in engine.records.items():
+                assert x not in before or r.last_seen >= before[x], (event, x)
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories)
+def test_while_a_terminate_or_mark_is_in_flight_only_that_command_is_repeated(history: History) -> None:
+    engine = Engine(POLICY)
+    for event in history.inputs:
+        in_flight = {x: r.action_id for x, r in engine.records.items() if r.action_id is not None}
+        for o in engine.apply(event):
+            if (
+                isinstance(o, Command)
+                and o.execution_id in in_flight
+                and not _answers(event, in_flight[o.execution_id])
+            ):
+                assert o.command_id == in_flight[o.execution_id], (event, o)
+
+
+def _answers(event: InputEvent, command_id: str) -> bool:
+    return isinstance(event, CommandResult) and event.command_id == command_id
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories)
+def test_an_orphan_is_marked_only_on_a_not_found_answer_received_while_it_was_suspected(history: History) -> None:
+    engine = Engine(POLICY)
+    evidence: set[str] = set()
+    terminated: dict[str, str] = {}
+    for event in history.inputs:
+        record = engine.records.get(getattr(event, "execution_id", ""))
+        suspected = record is not None and record.state.value == "suspected"
+        if isinstance(event, ProbeResult) and event.outcome == "not_found" and suspected:
+            evidence.add(event.execution_id)
+        if isinstance(event, CommandResult) and event.outcome == "ok" and event.command_id in terminated:
+            evidence.add(terminated[event.command_id])
+        for o in engine.apply(event):
+            if isinstance(o, Command) and o.kind == "terminate":
+                terminated[o.command_id] = o.execution_id
+            if isinstance(o, Command) and o.kind == "mark_failed" and o.attempt == 0:
+                assert o.execution_id in evidence, (event, o)
