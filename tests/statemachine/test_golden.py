@@ -54,3 +54,21 @@ def test_there_are_golden_cases_for_each_recovery_path() -> None:
         "identity_conflict",
         "agent_outage",
     } <= set(CASES)
+
+
+def test_every_edge_of_the_state_graph_and_every_recovery_action_has_a_golden_history() -> None:
+    from statemachine.graph import TABLE
+
+    edges = {(source.value, c.dest) for (source, _), candidates in TABLE.items() for c in candidates}
+    seen, actions = set(), set()
+    for case in CASES:
+        for line in (GOLDEN / f"{case}.out.jsonl").read_text().splitlines():
+            output = json.loads(line)
+            if output["type"] == "transition":
+                seen.add((output["from"], output["to"]))
+            elif output["type"] == "watchdog.recovery":
+                actions.add(output["action"])
+        assert (GOLDEN / f"{case}.env.json").exists(), f"{case}: its settings belong beside it"
+    assert edges - seen == set()
+    decided = {"orphan_recovered", "auto_terminated", "idle_detected", "agent_unreachable", "incident"}
+    assert decided - actions == set()
