@@ -15,6 +15,8 @@ class Receiver:
     fail_first: int = 0
     stall_s: float = 0.0
     deliveries: list[tuple[dict[str, Any], dict[str, str], bytes]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    """Every body received, accepted or failed."""
     attempts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -35,6 +37,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with owner.lock:
                     owner.attempts += 1
+                    owner.bodies.append(body)
                     failing = owner.attempts <= owner.fail_first
                 if owner.stall_s:
                     time.sleep(owner.stall_s)

@@ -125,9 +125,7 @@ async def test_kill_9_of_the_leading_broker_during_a_recovery_storm_loses_and_do
         election_s = time.monotonic() - killed
         assert moved, "no new leaders were elected within 60 s"
         await orphan(p, topic, "after-kill")  # detection resumes on the new leaders
-        await read_topic(
-            bootstrap, settings.recoveries_topic, timeout_s=120, until=lambda rs: marked(rs) >= expected
-        )
+        await read_topic(bootstrap, settings.recoveries_topic, timeout_s=120, until=lambda rs: marked(rs) >= expected)
         stop.set()
         await play
     records = await read_to_end(bootstrap, settings.recoveries_topic)

@@ -19,12 +19,12 @@ import consumers.partitioned as partitioned
 from consumers.partitioned import PartitionedConsumer
 from exec_watchdog.adapters import snapshots
 from exec_watchdog.adapters.store import Store
-from exec_watchdog.telemetry.metrics import Metrics
 from schemas.log_records import THROUGH_HEADER, LogRecord
 from statemachine import Policy
+from tests.consumers.stubs import CONTROL, LIFE, consumer
 from tests.events import as_json, at, lifecycle_json, probe, tick
 
-LIFE, CONTROL, X = "life", "ctl", "orphan-1"
+X = "orphan-1"
 POLICY = Policy(heartbeat_timeout_s=30, min_age_s=0)
 
 
@@ -43,55 +43,8 @@ CONTROLS = [
 BATCHES = [(LIFECYCLE[:1], CONTROLS[:7]), (LIFECYCLE[1:], CONTROLS[7:])]
 
 
-class _Kafka:
-    """What the consumer asks of aiokafka besides records: positions, high-water marks, commits."""
-
-    def __init__(self) -> None:
-        self.fetched = 0
-
-    async def position(self, tp: TopicPartition) -> int:
-        return self.fetched
-
-    def highwater(self, tp: TopicPartition) -> int | None:
-        return None
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        pass
-
-    async def commit(self, offsets: Any) -> None:
-        pass
-
-
-class _Publisher:
-    def __init__(self) -> None:
-        self.dead: list[int] = []
-
-    async def dead_letter(self, rejected: Any, partition: int) -> None:
-        self.dead.append(rejected.offset)
-
-
 def commands(store: Store) -> list[str]:
     return [r.kind for r in store.outbox_rows(X) if r.kind in ("probe", "terminate", "mark_failed")]
-
-
-def consumer(store: Store) -> PartitionedConsumer:
-    async def nothing(partitions: set[int]) -> None:
-        pass
-
-    return PartitionedConsumer(
-        _Kafka(),  # type: ignore[arg-type]
-        store=store,
-        publisher=_Publisher(),  # type: ignore[arg-type]
-        metrics=Metrics(),
-        policy=POLICY,
-        lifecycle_topic=LIFE,
-        control_topic=CONTROL,
-        snapshot_interval_s=0,  # a snapshot with every batch: the hardest case
-        checkpoint_interval_s=10**6,
-        on_decisions=lambda: None,
-        on_adopt=nothing,
-        on_release=nothing,
-    )
 
 
 async def feed(c: PartitionedConsumer, batches: list[tuple[list[LogRecord], list[LogRecord]]]) -> None:
@@ -131,7 +84,7 @@ async def test_a_batch_that_fails_midway_is_decided_again_after_restart_with_its
     step: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
-    first = consumer(store)
+    first = consumer(store, POLICY)
     await first.adopt({TopicPartition(LIFE, 0), TopicPartition(CONTROL, 0)})
     await feed(first, BATCHES[:1])
     assert commands(store) == ["probe"]
@@ -143,7 +96,7 @@ async def test_a_batch_that_fails_midway_is_decided_again_after_restart_with_its
         else:
             await feed(first, BATCHES[1:])
     await first.release()  # the shutdown path: snapshot what may be snapshotted, hand back
-    second = consumer(store)
+    second = consumer(store, POLICY)
     await second.adopt({TopicPartition(LIFE, 0), TopicPartition(CONTROL, 0)})
     await feed(second, BATCHES)  # the log from the start: what the snapshot covers is skipped
     assert commands(store) == ["probe", "mark_failed"]

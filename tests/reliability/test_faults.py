@@ -22,11 +22,13 @@ from tests.runtime.harness import (
     lifecycle,
     marked,
     producer,
+    read_to_end,
     read_topic,
     recoveries,
     running,
     spawn,
     test_settings,
+    wait_for,
 )
 from tests.services.brokers import local_kafka
 
@@ -123,6 +125,7 @@ async def test_a_paused_broker_causes_no_false_recovery_and_detection_resumes(
                 timeout_s=40,
                 until=lambda rs: ("after-1", "orphan_recovered") in marked(rs),
             )
+            records = await read_to_end(bootstrap, settings.recoveries_topic)  # every partition, not just after-1's
             stop.set()
             await play
     false = {(x, a) for x, a in marked(records) if x in story.truth.healthy}
@@ -153,12 +156,17 @@ async def test_while_the_platform_database_is_away_marks_are_retried_and_made_on
             command_retry_max_s=2,
         )
         await create_topic(kafka_bootstrap, settings.lifecycle_topic, 2)
-        async with running(settings), producer(kafka_bootstrap) as p:
+        async with running(settings) as service, producer(kafka_bootstrap) as p:
             for n in range(5):
                 await p.send_and_wait(
                     settings.lifecycle_topic, lifecycle("started", f"gone-{n}", "bot-1", -5), key=f"gone-{n}".encode()
                 )
-            await asyncio.sleep(6)  # several attempts fail meanwhile
+
+            def failed_twice(n: int) -> bool:
+                rows = service.store.outbox_rows(f"gone-{n}")
+                return [r.outcome for r in rows if r.kind == "mark_failed"].count("failed") >= 2
+
+            assert await wait_for(lambda: all(failed_twice(n) for n in range(5)), timeout_s=30)
             platform._run("ALTER TABLE schedule_executions_away RENAME TO schedule_executions")  # back again
             records = await read_topic(
                 kafka_bootstrap, settings.recoveries_topic, timeout_s=30, until=lambda rs: len(marked(rs)) == 5

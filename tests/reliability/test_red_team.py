@@ -17,7 +17,16 @@ import pytest
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from tests.reliability.red_team import Scenario, Verdict, play, seconds_after_t0
 from tests.reliability.red_team_scenarios import BAD_LINES, POLICY, SCENARIOS
-from tests.runtime.harness import create_topic, lifecycle, producer, read_topic, recoveries, running, test_settings
+from tests.runtime.harness import (
+    create_topic,
+    decided,
+    lifecycle,
+    producer,
+    read_topic,
+    recoveries,
+    running,
+    test_settings,
+)
 from tests.services.hostile_agents import MODES, hostile
 
 VERDICTS: dict[str, tuple[Scenario, Verdict]] = {}
@@ -115,7 +124,7 @@ async def test_hostile_agents_cause_no_kill_and_delay_no_recovery_elsewhere(
     assert alive
     assert [e["execution_id"] for e in recoveries(records, "orphan_recovered")] == ["gone-1"]
     assert took < 15, took
-    unreachable = recoveries(records, "agent_unreachable")
+    unreachable = decided(records, "agent_unreachable")
     assert sorted(e["agent_name"] for e in unreachable) == sorted(servers)  # one per agent
     kills = [e for e in recoveries(records) if e["execution_id"] in victims and e["action"] != "agent_unreachable"]
     assert kills == []

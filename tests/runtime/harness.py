@@ -181,6 +181,12 @@ def recoveries(records: list[Record], action: str | None = None) -> list[dict[st
     return [e for e in events if action is None or e["action"] == action]
 
 
+def decided(records: list[Record], action: str | None = None) -> list[dict[str, Any]]:
+    """The recovery decisions, each once: delivery is at least once, and a redelivered event keeps its
+    `event_id` (the contract's way for receivers to drop repeats)."""
+    return list({e["event_id"]: e for e in recoveries(records, action)}.values())
+
+
 MARKING = ("orphan_recovered", "auto_terminated")
 """The recovery actions that mean an execution was marked failed."""
 
@@ -237,3 +243,17 @@ async def keep_beating(p: AIOKafkaProducer, topic: str, execution_id: str, agent
     while True:
         await p.send_and_wait(topic, lifecycle("heartbeat", execution_id, agent), key=execution_id.encode())
         await asyncio.sleep(every_s)
+
+
+async def watched_for(service: Service, seconds: float, timeout_s: float = 30) -> bool:
+    """A positive sign that the service has been watching: every partition it owns has applied a tick
+    stamped `seconds` after this call. A tick vouches for every lifecycle record written before it was
+    read, and follows every result published before it in the control log: what was sent before
+    this call has been applied, and that much of the watchdog's own time has passed over it."""
+    target = time.time_ns() // 1000 + round(seconds * 1_000_000)
+
+    def watched() -> bool:
+        owned = service.consumer.owned if service.consumer is not None else {}
+        return bool(owned) and all(s.engine.clock is not None and s.engine.clock >= target for s in owned.values())
+
+    return await wait_for(watched, timeout_s=timeout_s)

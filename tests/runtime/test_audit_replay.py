@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ from tests.runtime.harness import (
     recoveries,
     running,
     test_settings,
+    wall,
 )
 
 pytestmark = pytest.mark.kafka
@@ -38,6 +40,8 @@ pytestmark = pytest.mark.kafka
 class Recorded:
     settings: Settings
     later_settings: Settings
+    between: str
+    """A time after the first run and before the second."""
 
 
 async def _scenario(bootstrap: str, tmp_path: Path, fleet: StandinFleet) -> Recorded:
@@ -68,6 +72,8 @@ async def _scenario(bootstrap: str, tmp_path: Path, fleet: StandinFleet) -> Reco
                 until=lambda rs: {"orphan_recovered", "auto_terminated"} <= {e["action"] for e in recoveries(rs)},
             )
             await asyncio.sleep(1.5)
+        between = wall()
+        await asyncio.sleep(0.5)
         # The service restarts with other thresholds; history goes on.
         later = test_settings(bootstrap, tmp_path, fleet, **{**_same_topics(settings), "heartbeat_timeout_s": 1.0})
         async with running(later):
@@ -79,7 +85,7 @@ async def _scenario(bootstrap: str, tmp_path: Path, fleet: StandinFleet) -> Reco
                 until=lambda rs: "orphan-2" in {e["execution_id"] for e in recoveries(rs)},
             )
             await asyncio.sleep(1.5)
-    return Recorded(settings, later)
+    return Recorded(settings, later, between)
 
 
 def _same_topics(s: Settings) -> dict[str, object]:
@@ -196,3 +202,24 @@ def test_export_replays_anywhere_with_simulate(recorded: Recorded, tmp_path: Pat
     recorded_outputs = [o for r in store.audit.for_execution("orphan-1") for o in json.loads(r.outputs_json)]
     store.close()
     assert mine == recorded_outputs and any(o["type"] == "watchdog.recovery" for o in mine)
+
+
+def test_since_starts_the_replay_and_the_export_at_that_time(recorded: Recorded, tmp_path: Path) -> None:
+    exported = tmp_path / "since.jsonl"
+    run = cli(recorded.settings, "replay", "--export", str(exported), "--since", recorded.between)
+    assert run.returncode == 0, run.stderr
+    inputs = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert {e.get("execution_id") for e in inputs} >= {"orphan-2"}
+    since = datetime.fromisoformat(recorded.between)
+    assert all(
+        datetime.fromisoformat(e.get("occurred_at") or e.get("now") or e["observed_at"]) >= since for e in inputs
+    )
+    assert not [e for e in inputs if e.get("execution_id") == "orphan-1" and e["type"] == "execution.started"]
+    full = cli(recorded.settings, "replay", "--verify")
+    later = cli(recorded.settings, "replay", "--verify", "--since", recorded.between)
+    assert later.returncode == 0, later.stdout + later.stderr
+
+    def applied(run: subprocess.CompletedProcess[str]) -> int:
+        return int(run.stdout.split("replay --verify: ")[1].split(" inputs")[0])
+
+    assert 0 < applied(later) < applied(full)

@@ -15,7 +15,17 @@ from exec_watchdog.adapters.trinity_db import TrinityDatabase
 from exec_watchdog.bridge.run import Bridge
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from schemas.inputs import LifecycleEvent
-from tests.runtime.harness import create_topic, producer, read_topic, recoveries, running, test_settings, wait_for
+from tests.runtime.harness import (
+    create_topic,
+    producer,
+    read_to_end,
+    read_topic,
+    recoveries,
+    running,
+    test_settings,
+    wait_for,
+    watched_for,
+)
 from tests.services.platform_tables import platform_tables
 
 pytestmark = pytest.mark.kafka
@@ -37,7 +47,7 @@ async def test_bridge_and_run_recover_an_orphan_on_a_trinity_deployment(
         agents = HttpAgentApi(fleet.url_template)
         database_reader = TrinityDatabase(platform.url)
         sent: list[LifecycleEvent] = []
-        async with running(settings), producer(kafka_bootstrap) as p:
+        async with running(settings) as service, producer(kafka_bootstrap) as p:
 
             async def send(event: LifecycleEvent) -> None:
                 sent.append(event)
@@ -54,10 +64,9 @@ async def test_bridge_and_run_recover_an_orphan_on_a_trinity_deployment(
                     kafka_bootstrap, settings.recoveries_topic, until=lambda rs: bool(recoveries(rs)), timeout_s=30
                 )
                 assert await wait_for(lambda: platform.row("orphan-1")["status"] == "failed", timeout_s=10)
-                await asyncio.sleep(2.0)  # time enough for a false recovery of the others to show
-                records = await read_topic(
-                    kafka_bootstrap, settings.recoveries_topic, until=lambda rs: False, timeout_s=2
-                )
+                # Watched long enough for a false recovery of the others to show, then read to the end.
+                assert await watched_for(service, 2.0)
+                records = await read_to_end(kafka_bootstrap, settings.recoveries_topic)
             finally:
                 stop.set()
                 await bridge

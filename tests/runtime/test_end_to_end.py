@@ -18,15 +18,18 @@ from exec_watchdog.service.service import Service
 from exec_watchdog.settings import Settings
 from tests.runtime.harness import (
     create_topic,
+    decided,
     keep_beating,
     lifecycle,
     producer,
+    read_to_end,
     read_topic,
     recoveries,
     running,
     test_settings,
     wait_for,
     wall,
+    watched_for,
 )
 from tests.services.postgres import fresh_schema
 
@@ -161,13 +164,17 @@ async def test_suspects_on_one_agent_cost_one_coalesced_call(
     silent = [f"quiet-{n}" for n in range(12)]
     for x in silent:
         fleet.start_execution("crowded-bot", x)  # alive on the agent, silent on the bus
-    async with running(settings), producer(kafka_bootstrap) as p:
+    async with running(settings) as service, producer(kafka_bootstrap) as p:
         started = wall()  # one start time: all twelve fall silent at the same tick, however slow the sends
         for x in silent:
             record = lifecycle("started", x, "crowded-bot", occurred_at=started)
             await p.send_and_wait(settings.lifecycle_topic, record, key=x.encode())
-        assert await wait_for(lambda: fleet.running_calls["crowded-bot"] >= 1, timeout_s=20)
-        await asyncio.sleep(1)
+
+        def probed() -> bool:  # every probe executed and its answer recorded
+            rows = [r for x in silent for r in service.store.outbox_rows(x) if r.kind == "probe"]
+            return len(rows) == len(silent) and all(r.outcome is not None for r in rows)
+
+        assert await wait_for(probed, timeout_s=20)
     assert fleet.running_calls["crowded-bot"] == 1
     assert fleet.terminates == {}
 
@@ -211,16 +218,16 @@ async def test_misbehaving_agents_are_unreachable_never_a_reason_to_kill(
     modes = {"down-bot": "down", "garbage-bot": "garbage", "locked-bot": "unauthorized", "slow-bot": "slow"}
     for agent, mode in modes.items():
         fleet.set_mode(agent, mode, slow_s=2.0)  # type: ignore[arg-type]
-    async with running(settings), producer(kafka_bootstrap) as p:
+    async with running(settings) as service, producer(kafka_bootstrap) as p:
         for agent in modes:
             x = f"silent-on-{agent}"
             await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", x, agent, -5), key=x.encode())
         records = await read_topic(
             kafka_bootstrap, settings.recoveries_topic, until=lambda rs: len(recoveries(rs)) >= 4, timeout_s=30
         )
-        await asyncio.sleep(3)  # several more probe rounds
-        records = await read_topic(kafka_bootstrap, settings.recoveries_topic, until=lambda rs: False, timeout_s=1)
-    assert sorted(e["agent_name"] for e in recoveries(records)) == sorted(modes)
+        assert await watched_for(service, 3.0)  # several more probe rounds (PROBE_RETRY_S=0.5, at most 2)
+        records = await read_to_end(kafka_bootstrap, settings.recoveries_topic)
+    assert sorted(e["agent_name"] for e in decided(records)) == sorted(modes)  # one per agent
     assert {e["action"] for e in recoveries(records)} == {"agent_unreachable"}
     assert fleet.terminates == {}
 

@@ -11,10 +11,20 @@ from pathlib import Path
 import pytest
 import redis
 
+from exec_watchdog.adapters.store import Store
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from exec_watchdog.demo.webhook_receiver import Receiver
 from exec_watchdog.service.webhook import signature
-from tests.runtime.harness import create_topic, lifecycle, producer, read_topic, recoveries, running, test_settings
+from tests.runtime.harness import (
+    create_topic,
+    lifecycle,
+    producer,
+    read_topic,
+    recoveries,
+    running,
+    test_settings,
+    wait_for,
+)
 from tests.services.platform_tables import platform_tables
 from tests.services.require import REDIS_URL, redis_url
 
@@ -119,3 +129,40 @@ async def test_a_dead_webhook_does_not_delay_any_recovery(
     assert {e["execution_id"] for e in recoveries(records)} == set(orphans)
     assert took < 12, took  # silence (1.5 s) + probe + mark + publish, webhook or not
     assert receiver.attempts >= 1 and receiver.deliveries == []
+
+
+async def test_a_webhook_that_never_accepts_is_given_up_and_a_redelivery_after_restart_keeps_its_event_id(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet, receiver: Receiver
+) -> None:
+    receiver.fail_first = 10**6
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet, notify_webhook_url=receiver.url, webhook_max_attempts=2)
+    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 1)
+    async with running(settings) as service, producer(kafka_bootstrap) as p:
+        await p.send_and_wait(settings.lifecycle_topic, lifecycle("started", "lost-1", "bot", -5), key=b"lost-1")
+        gave_up = await wait_for(lambda: _webhook_outcomes(service.store, "lost-1") == ["gave_up"], timeout_s=30)
+    assert gave_up and receiver.attempts == 2 and receiver.deliveries == []
+
+    # A delivery cut short by a stop is offered again after the restart, with the same event id.
+    later = test_settings(
+        kafka_bootstrap,
+        tmp_path,
+        fleet,
+        **{n: getattr(settings, n) for n in ("group_id", "lifecycle_topic", "recoveries_topic", "control_topic")},
+        notify_webhook_url=receiver.url,
+        webhook_max_attempts=100,
+        database_url=settings.database_url,
+    )
+    async with running(later), producer(kafka_bootstrap) as p:
+        await p.send_and_wait(later.lifecycle_topic, lifecycle("started", "lost-2", "bot", -5), key=b"lost-2")
+        assert await wait_for(lambda: receiver.attempts >= 4, timeout_s=30)  # failing, retried
+    receiver.fail_first = 0
+    async with running(later) as service:
+        assert await wait_for(lambda: bool(receiver.deliveries), timeout_s=30)
+        assert await wait_for(lambda: _webhook_outcomes(service.store, "lost-2") == ["delivered"], timeout_s=10)
+    ids = {json.loads(body)["event_id"] for body in receiver.bodies[2:]}
+    [(delivered, _, _)] = receiver.deliveries
+    assert ids == {delivered["event_id"]} and delivered["execution_id"] == "lost-2"
+
+
+def _webhook_outcomes(store: Store, execution_id: str) -> list[str | None]:
+    return [r.outcome for r in store.outbox_rows(execution_id) if r.kind == "webhook"]

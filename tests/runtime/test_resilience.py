@@ -26,6 +26,7 @@ from tests.runtime.harness import (
     test_settings,
     wait_for,
     wall,
+    watched_for,
 )
 
 pytestmark = pytest.mark.kafka
@@ -176,7 +177,7 @@ async def test_a_tick_never_overtakes_the_heartbeats_written_before_it(
         # applied before the heartbeats it vouches for, it would see 35 s of silence.
         tick = json.dumps({"schema_version": 1, "type": "watchdog.tick", "now": wall(25)}).encode()
         await p.send_and_wait(control, tick, partition=0, headers=[("through", str(end).encode())])
-    async with running(settings):
-        await asyncio.sleep(4)
+    async with running(settings) as service:
+        assert await watched_for(service, 3.0)  # the 25 s tick and the watchdog's own after it, applied
     store = Store(settings.database_url, settings.group_id)
     assert [r.kind for r in store.outbox_rows("alive-1") if r.kind != "audit"] == []  # never suspected, probed

@@ -69,4 +69,3 @@ async def test_an_agent_that_acknowledges_a_terminate_but_keeps_running_is_termi
     finally:
         slots.delete(f"agent:slots:{agent}", f"agent:slot:{agent}:{x}")
         slots.close()
-

@@ -53,7 +53,9 @@ def test_a_version_1_record_is_upcast_and_a_version_2_record_read_as_is() -> Non
 @pytest.mark.parametrize("case", sorted(p.name.removesuffix(".in.jsonl") for p in GOLDEN.glob("*.in.jsonl")))
 def test_recorded_version_1_histories_replay_to_the_same_decisions_under_version_2(case: str) -> None:
     settings = json.loads((GOLDEN / f"{case}.env.json").read_text())
-    policy = Policy(**{k.removeprefix("WATCHDOG_").lower(): v for k, v in settings.items()})
+    policy = Policy(
+        **{k.removeprefix("WATCHDOG_").lower(): json.loads(v) if v.startswith("{") else v for k, v in settings.items()}
+    )
     engine = Engine(policy)
     outputs = []
     for line in (GOLDEN / f"{case}.in.jsonl").read_text().splitlines():

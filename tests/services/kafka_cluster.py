@@ -273,4 +273,3 @@ class KafkaCluster:
                 node.process.kill()
                 node.process.wait(timeout=30)
         shutil.rmtree(self.root, ignore_errors=True)
-
