@@ -21,6 +21,7 @@ from schemas import (
 from statemachine import Due, Engine, Policy, decide
 from statemachine.timestamps import to_micros
 from tests.events import AGENT, lifecycle, probe, result, tick
+from tests.examples import examples
 
 POLICY = Policy(
     heartbeat_timeout_s=20,
@@ -121,13 +122,13 @@ def replay(inputs: list[InputEvent]) -> list[str]:
 histories = st.lists(step, min_size=1, max_size=120).map(play)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(histories)
 def test_the_same_inputs_give_byte_identical_outputs(history: History) -> None:
     assert replay(history.inputs) == [o.model_dump_json(by_alias=True) for o in history.outputs]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(histories)
 def test_at_most_one_terminate_and_one_mark_failed_per_execution(history: History) -> None:
     for kind in ("terminate", "mark_failed"):
@@ -138,7 +139,7 @@ def test_at_most_one_terminate_and_one_mark_failed_per_execution(history: Histor
         assert all(len(v) == 1 for v in ids.values()), (kind, ids)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(histories)
 def test_terminal_states_absorb_everything_after_them(history: History) -> None:
     ended: set[str] = set()
@@ -148,7 +149,7 @@ def test_terminal_states_absorb_everything_after_them(history: History) -> None:
             ended.add(o.execution_id)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(histories)
 def test_no_mark_failed_without_a_not_found_probe_or_a_successful_terminate(history: History) -> None:
     engine = Engine(POLICY)
@@ -166,7 +167,7 @@ def test_no_mark_failed_without_a_not_found_probe_or_a_successful_terminate(hist
                 assert o.execution_id in evidence
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(histories, st.integers(0, 120))
 def test_any_prefix_replayed_gives_a_prefix_of_the_outputs(history: History, cut: int) -> None:
     full = replay(history.inputs)
@@ -174,7 +175,7 @@ def test_any_prefix_replayed_gives_a_prefix_of_the_outputs(history: History, cut
     assert full[: len(partial)] == partial
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(histories)
 def test_redelivering_every_lifecycle_event_changes_nothing(history: History) -> None:
     doubled: list[InputEvent] = []
@@ -185,7 +186,7 @@ def test_redelivering_every_lifecycle_event_changes_nothing(history: History) ->
     assert replay(doubled) == replay(history.inputs)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(histories, st.integers(0, 120))
 def test_restoring_from_a_snapshot_at_any_point_changes_no_decision(history: History, cut: int) -> None:
     from exec_watchdog.adapters import snapshots
@@ -201,7 +202,7 @@ def test_restoring_from_a_snapshot_at_any_point_changes_no_decision(history: His
 BRAKING = POLICY.model_copy(update={"brake_min_executions": 2, "brake_share": 0.5, "brake_window_s": 60})
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(step, min_size=1, max_size=120))
 def test_no_new_kill_is_issued_while_the_mass_failure_brake_holds(steps: list[tuple[object, ...]]) -> None:
     inputs = play(steps).inputs
@@ -212,7 +213,7 @@ def test_no_new_kill_is_issued_while_the_mass_failure_brake_holds(steps: list[tu
         assert not (engine.brake.engaged and kills), (event, kills)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(histories)
 def test_decide_never_changes_the_record_it_is_given(history: History) -> None:
     """Records are slotted, not frozen (the engine moves `last_seen` in place): `decide` must copy."""
@@ -227,7 +228,7 @@ def test_decide_never_changes_the_record_it_is_given(history: History) -> None:
         engine.apply(event)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(histories)
 def test_a_terminate_that_found_nothing_is_never_reported_as_a_termination(history: History) -> None:
     engine = Engine(POLICY)
@@ -243,7 +244,7 @@ def test_a_terminate_that_found_nothing_is_never_reported_as_a_termination(histo
                 assert o.execution_id not in missed, o
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(histories)
 def test_an_execution_two_agents_claim_is_never_probed_terminated_or_marked_again(history: History) -> None:
     engine = Engine(POLICY)
@@ -254,7 +255,7 @@ def test_an_execution_two_agents_claim_is_never_probed_terminated_or_marked_agai
         contested = {x for x, r in engine.records.items() if r.conflict_agent is not None and not r.state.is_terminal}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(histories)
 def test_no_input_but_a_tick_moves_last_seen_backwards(history: History) -> None:
     """An older event or a stale answer never makes an execution look silent sooner (ticks alone move
@@ -268,7 +269,7 @@ def test_no_input_but_a_tick_moves_last_seen_backwards(history: History) -> None
                 assert x not in before or r.last_seen >= before[x], (event, x)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(histories)
 def test_while_a_terminate_or_mark_is_in_flight_only_that_command_is_repeated(history: History) -> None:
     engine = Engine(POLICY)
@@ -287,7 +288,7 @@ def _answers(event: InputEvent, command_id: str) -> bool:
     return isinstance(event, CommandResult) and event.command_id == command_id
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(histories)
 def test_an_orphan_is_marked_only_on_a_not_found_answer_received_while_it_was_suspected(history: History) -> None:
     engine = Engine(POLICY)

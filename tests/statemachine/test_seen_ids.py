@@ -10,6 +10,7 @@ from schemas import Command, State, Transition
 from statemachine import Engine, Policy
 from statemachine.seen_ids import admit
 from tests.events import lifecycle, tick
+from tests.examples import examples
 
 X = "exec-1"
 POLICY = Policy(auto_terminate=True, idle_after_s=10**6, default_timeout_s=10**6)
@@ -61,7 +62,7 @@ def test_a_new_event_id_is_still_applied() -> None:
     assert engine.records[X].own_timeout_us == 60 * 1_000_000
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=40, unique=True), st.text(min_size=1))
 def test_the_last_seven_ids_and_the_latest_start_are_remembered(ids: list[str], start: str) -> None:
     window = admit(b"", start, started=True)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from schemas import Command, InputEvent, Output, RecoveryEvent, Transition
 from statemachine import Engine, Policy
 from tests.events import lifecycle, probe, result, tick
+from tests.examples import examples
 
 X = "exec-1"
 HOUR, DAY, YEAR = 3600, 86400, 365 * 86400
@@ -142,7 +143,7 @@ def test_results_from_a_skewed_runner_clock_count_at_the_watchdogs_time() -> Non
 jumps = st.lists(st.sampled_from([0, 0, 0, 7, -7, 40, -40, 3600, -3600, DAY, -DAY, YEAR]), min_size=1, max_size=40)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(jumps)
 def test_whatever_the_tickers_clock_does_a_beating_execution_is_never_suspected_or_killed(offsets: list[int]) -> None:
     """The source's clock is right; the ticker's jumps by the drawn offsets, one after another."""
