@@ -157,13 +157,14 @@ def _probe_result(
     step = Step(rec, policy, at=t, now=t, input_id=input_id, braked=braked)
     if t <= rec.last_seen:
         return step.result()  # older than what we already know
+    # Any answer ends the agent's outage for all its executions: the engine clears their flags.
     if ev.outcome == "running":
-        step.update(last_seen=t, unreachable=False, probe_attempts=0)
+        step.update(last_seen=t, probe_attempts=0)
         step.fire("sign_of_life", f"agent {rec.agent_name} reports it running (probe at {iso(t)})")
     elif rec.state is not State.SUSPECTED:
         pass  # only a suspect's probe answers can convict; others are stale
     elif ev.outcome == "not_found":
-        step.update(unreachable=False, probe_attempts=0)
+        step.update(probe_attempts=0)
         if not step.fire("probe_not_found", texts.orphan_reason(rec.agent_name, t)):
             # Too young to call an orphan (MIN_AGE_S): ask again once it is old enough.
             step.update(next_probe_at=rec.started_at + policy.us.min_age)

@@ -168,14 +168,8 @@ class Step:
             if self.braked:
                 self.update(held=True)
                 return
-            cid = self.command("terminate")
-            self.update(
-                action_kind="terminate",
-                action_id=cid,
-                action_attempts=0,
-                recovery="timeout",
-                cause_id=self.input_id,
-            )
+            cid = self.command("terminate")  # the first and only one: nothing was in flight before it
+            self.update(action_kind="terminate", action_id=cid, cause_id=self.input_id)
 
     def start_mark_failed(self, recovery: RecoveryKind, error: str) -> None:
         self.update(error=error, recovery=recovery)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from consumers.decision_records import decision_rows
 from consumers.partition import PartitionState
 from exec_watchdog.adapters.store import Store
@@ -12,7 +14,7 @@ from exec_watchdog.audit.view import render, timeline
 from schemas.log_records import THROUGH_HEADER, LogRecord
 from statemachine import Engine, Policy
 from statemachine.time_notes import time_note
-from tests.events import T0, as_json, lifecycle, lifecycle_json, tick
+from tests.events import T0, as_json, lifecycle, lifecycle_json, probe, result, tick
 
 X = "skewed-1"
 
@@ -50,3 +52,52 @@ def test_a_start_older_than_its_limit_allows_is_noted_with_the_start_that_counte
     assert note is not None and "overdue before one HEARTBEAT_TIMEOUT_S" in note
     assert "counted as started at" in note
     assert time_note(lifecycle("started", X, -600), clock=T0, policy=policy) is None  # a late start keeps its age
+
+
+AHEAD = "ahead of the watchdog's clock (2026-11-30T00:53:20Z), beyond what MAX_CLOCK_SKEW_S and the tick interval allow"
+BEHIND = "behind the watchdog's clock (2026-11-30T00:53:20Z), beyond what MAX_CLOCK_SKEW_S and the tick interval allow"
+OVERDUE = "would make it overdue before one HEARTBEAT_TIMEOUT_S of watching"
+AT_CLOCK = "counted at 2026-11-30T00:53:20Z"
+
+
+@pytest.mark.parametrize(
+    ("event", "note"),
+    [
+        (
+            lifecycle("heartbeat", X, 640),
+            f"occurred_at 2026-11-30T01:04:00Z is 640s {AHEAD}: counted at 2026-11-30T00:53:20Z",
+        ),
+        (
+            lifecycle("heartbeat", X, -100),
+            f"occurred_at 2026-11-30T00:51:40Z is 100s {BEHIND}: counted at 2026-11-30T00:53:20Z",
+        ),
+        (lifecycle("heartbeat", X, 15), None),  # three tick intervals ahead: believed
+        (lifecycle("heartbeat", X, -30), None),  # MAX_CLOCK_SKEW_S behind: believed
+        (
+            lifecycle("heartbeat", X, 15.5),
+            f"occurred_at 2026-11-30T00:53:35.500000Z is 15.5s {AHEAD}: counted at 2026-11-30T00:53:20Z",
+        ),
+        (
+            lifecycle("started", X, -30 * 86400),
+            f"occurred_at 2026-10-31T00:53:20Z {OVERDUE}: counted as started at 2026-11-29T23:54:50Z",
+        ),
+        (
+            lifecycle("started", X, 365 * 86400),
+            f"occurred_at 2027-11-30T00:53:20Z is 31536000s {AHEAD}: counted as started at 2026-11-30T00:53:20Z",
+        ),
+        (lifecycle("started", X, -600), None),  # a late start keeps its age
+        (
+            lifecycle("started", X, -7200, timeout_seconds=600),
+            f"occurred_at 2026-11-29T22:53:20Z {OVERDUE}: counted as started at 2026-11-30T00:44:50Z",
+        ),
+        (
+            probe(X, 100, "running"),
+            f"observed_at 2026-11-30T00:55:00Z is 100s {AHEAD}: counted at 2026-11-30T00:53:20Z",
+        ),
+        (result("c", -50, "ok"), f"observed_at 2026-11-30T00:52:30Z is 50s {BEHIND}: {AT_CLOCK}"),
+        (tick(5000), None),  # ticks are the clock
+    ],
+)
+def test_the_note_says_what_counted_and_why(event: object, note: str | None) -> None:
+    assert time_note(event, clock=T0, policy=Policy(default_timeout_s=3600, heartbeat_timeout_s=90)) == note  # type: ignore[arg-type]
+    assert time_note(event, clock=None, policy=Policy()) is None  # type: ignore[arg-type]  # no clock: nothing to judge by

@@ -5,7 +5,7 @@ from __future__ import annotations
 from exec_watchdog.adapters import snapshots
 from schemas import Command, RecoveryEvent, State
 from statemachine import Engine, Policy
-from tests.events import lifecycle, probe, tick
+from tests.events import lifecycle, probe, result, tick
 
 POLICY = Policy(heartbeat_timeout_s=30, min_age_s=0, brake_min_executions=5, brake_share=0.3, brake_window_s=120)
 
@@ -118,3 +118,88 @@ def test_a_kill_decided_in_the_very_tick_that_engages_the_brake_is_held_too() ->
         o for t in range(35, 205, 5) for e in (lifecycle("heartbeat", "over-time", t), tick(t)) for o in engine.apply(e)
     ]
     assert [c.execution_id for c in kinds(released, "terminate")] == ["over-time"]
+
+
+def test_a_terminate_that_succeeded_while_the_brake_held_is_marked_once_it_lets_go() -> None:
+    engine = Engine(POLICY.model_copy(update={"auto_terminate": True}))
+    engine.apply(tick(0))
+    engine.apply(lifecycle("started", "hung", 0, timeout_seconds=10))  # overdue once watched 30 s
+    ids = [f"x-{n}" for n in range(10)]
+    outputs: list[object] = []
+    for t in range(5, 35, 5):
+        if t == 5:
+            outputs += [o for x in ids for o in engine.apply(lifecycle("started", x, 5))]
+        outputs += engine.apply(lifecycle("heartbeat", "hung", t))
+        outputs += engine.apply(tick(t))
+    [terminate] = kinds(outputs, "terminate")  # at 30, before the fleet falls silent
+    outputs = engine.apply(lifecycle("heartbeat", "hung", 35)) + engine.apply(tick(35))
+    assert len(incidents(outputs)) == 1  # the fleet went silent at once: the brake holds
+    outputs = engine.apply(result(terminate.command_id, 36, "ok"))
+    assert kinds(outputs, "mark_failed") == [] and engine.records["hung"].held  # terminated; the mark waits
+    released: list[object] = []
+    for t in range(40, 200, 5):
+        for x in ids:
+            released += engine.apply(lifecycle("heartbeat", x, t))  # the fleet is back
+        released += engine.apply(tick(t))
+        if kinds(released, "mark_failed"):
+            break
+    [mark] = kinds(released, "mark_failed")
+    assert mark.execution_id == "hung" and mark.attempt == 0
+    assert mark.error == "Execution auto-terminated after 0 minutes by watchdog (exceeded timeout of 10s)"
+    assert not engine.records["hung"].held
+    done = engine.apply(result(mark.command_id, 201, "ok"))
+    assert [o.action for o in done if isinstance(o, RecoveryEvent)] == ["auto_terminated"]
+
+
+def test_a_timeout_reached_while_the_brake_holds_is_held_and_terminated_once_it_lets_go() -> None:
+    engine = Engine(POLICY.model_copy(update={"auto_terminate": True, "idle_after_s": 10**6}))
+    engine.apply(tick(0))
+    engine.apply(lifecycle("started", "slow", 0, timeout_seconds=60))  # overdue at 60
+    ids = fleet(engine, 10)
+    outputs: list[object] = []
+    for t in range(5, 100, 5):
+        outputs += engine.apply(lifecycle("heartbeat", "slow", t))
+        if t >= 70:
+            outputs += [o for x in ids for o in engine.apply(lifecycle("heartbeat", x, t))]  # the fleet returns
+        outputs += engine.apply(tick(t))
+        if t == 60:
+            assert engine.brake.engaged and engine.records["slow"].held and kinds(outputs, "terminate") == []
+    [terminate] = kinds(outputs, "terminate")
+    assert terminate.execution_id == "slow" and not engine.records["slow"].held
+
+
+def _silent_share(groups: list[tuple[str, int, bool]]) -> list[object]:
+    """(agent, how many, silent?): executions that beat, and others that fall silent together at 30 s."""
+    engine = Engine(POLICY)
+    for n, (agent, count, silent) in enumerate(groups):
+        ids = fleet(engine, count, agent=agent, prefix=f"{agent}-{n}")
+        if not silent:
+            for x in ids:
+                engine.apply(lifecycle("heartbeat", x, 25, agent_name=agent))
+    return incidents(engine.apply(tick(31)))
+
+
+def test_the_fleet_share_engages_the_brake_at_exactly_brake_share() -> None:
+    spread = [("a-bot", 3, True), ("b-bot", 3, True)]  # no agent has BRAKE_MIN_EXECUTIONS of them
+    [incident] = _silent_share([("steady-bot", 14, False), *spread])  # 6 of 20: 30 %
+    assert incident.agent_name == "fleet" and "6 executions of 20 tracked" in incident.reason
+    assert _silent_share([("steady-bot", 15, False), *spread]) == []  # 6 of 21
+
+
+def test_an_agents_share_engages_it_at_exactly_brake_share_and_only_with_enough_executions() -> None:
+    [incident] = _silent_share([("steady-bot", 60, False), ("q-bot", 14, False), ("q-bot", 6, True)])
+    assert incident.agent_name == "q-bot" and "q-bot-2-0" in incident.reason and "steady-bot" not in incident.reason
+    assert _silent_share([("steady-bot", 60, False), ("q-bot", 15, False), ("q-bot", 6, True)]) == []
+    # four of four on one agent and one elsewhere: five in all, but no agent has BRAKE_MIN_EXECUTIONS
+    assert _silent_share([("steady-bot", 60, False), ("small-bot", 4, True), ("other-bot", 1, True)]) == []
+
+
+def test_an_incident_lists_up_to_incident_list_limit_executions_and_counts_the_rest() -> None:
+    def reason(silent: int) -> str:
+        engine = Engine(POLICY.model_copy(update={"incident_list_limit": 6}))
+        fleet(engine, silent)
+        [incident] = incidents(engine.apply(tick(31)))
+        return incident.reason
+
+    assert reason(6).endswith("x-0, x-1, x-2, x-3, x-4, x-5")
+    assert reason(7).endswith("x-0, x-1, x-2, x-3, x-4, x-5 (+1 more)")

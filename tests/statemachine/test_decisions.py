@@ -10,7 +10,7 @@ import pytest
 from schemas import Command, InputEvent, Output, RecoveryEvent, State, Transition
 from statemachine import Engine, Policy
 from statemachine.texts import ORPHAN_ERROR
-from tests.events import AGENT, at, lifecycle, probe, result, tick
+from tests.events import AGENT, at, lifecycle, probe, result, tick, when
 
 X = "exec-1"
 
@@ -49,6 +49,10 @@ def interleave(*streams: list[InputEvent]) -> list[InputEvent]:
         return moment, 1 if event.type == "watchdog.tick" else 0
 
     return sorted((e for s in streams for e in s), key=key)
+
+
+def at_time(seconds: float) -> object:
+    return when(seconds)
 
 
 def state(engine: Engine, execution_id: str = X) -> State:
@@ -165,7 +169,11 @@ def test_a_terminate_the_execution_outlived_is_said_once_and_retried_with_the_sa
     [terminate] = commands(alive_without_activity(engine, 1200, timeout_seconds=600))
     outputs = feed(engine, [result(terminate.command_id, 1215, "still_running"), *ticks(1220, 1300)])
     [told] = recoveries(outputs)
-    assert told.action == "incident" and "still in its running list" in told.reason
+    assert told.action == "incident" and told.reason == (
+        f"agent {AGENT} acknowledged terminate {terminate.command_id} but execution {X} was still in its running "
+        f"list at {at(1215)}: nothing is marked and its capacity slot stays held; the terminate is retried with "
+        "the same command id"
+    )
     [again] = commands(outputs)
     assert (again.kind, again.command_id, again.attempt) == ("terminate", terminate.command_id, 1)
     outputs = feed(engine, [result(terminate.command_id, 1315, "still_running"), *ticks(1320, 1400)])
@@ -183,6 +191,7 @@ def test_a_terminate_that_finds_nothing_is_no_termination_and_the_execution_is_e
     [terminate] = commands(alive_without_activity(engine, 1200, timeout_seconds=600))
     outputs = feed(engine, [result(terminate.command_id, 1201, terminate_outcome)])
     assert transitions(outputs) == [("idle", "suspected")] and terminate_outcome in outputs[0].cause
+    assert feed(engine, [result(terminate.command_id, 1201.5, terminate_outcome)]) == []  # a redelivery: nothing
     assert [c.kind for c in commands(outputs)] == ["probe"]  # examined again, nothing marked
     outputs = feed(engine, [probe(X, 1202, "running"), *heartbeats(X, 1205, 1400), *ticks(1205, 1400)])
     assert commands(outputs, "terminate") == [] and recoveries(outputs) == []  # never terminated again
@@ -358,3 +367,85 @@ def test_a_restored_engine_decides_in_the_same_order_as_one_that_never_stopped()
         "B",
         "A",
     ]
+
+
+def test_a_command_result_stamped_by_a_skewed_clock_counts_at_the_watchdogs_time() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True))
+    [terminate] = commands(alive_without_activity(engine, 1200, timeout_seconds=600))
+    outputs = feed(engine, [result(terminate.command_id, 1200 + 3600, "ok")])  # the runner's clock: an hour fast
+    [mark] = commands(outputs, "mark_failed")
+    assert mark.at == at_time(1200)  # the last tick's time, not the claim
+    assert mark.error == "Execution auto-terminated after 20 minutes by watchdog (exceeded timeout of 600s)"
+
+
+def test_a_probe_answer_no_newer_than_the_last_sign_of_life_changes_nothing() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, heartbeat_timeout_s=20))
+    feed(engine, interleave([lifecycle("started", X, 0), lifecycle("heartbeat", X, 80)], ticks(5, 100)))
+    assert state(engine) is State.SUSPECTED
+    assert feed(engine, [probe(X, 80, "running")]) == []  # observed at the very moment of the last sign of life
+    assert transitions(feed(engine, [probe(X, 80.5, "running")])) == [("suspected", "running")]
+
+
+def test_after_a_suspicion_cleared_by_a_probe_the_next_one_probes_at_the_first_backoff_again() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, probe_retry_s=15))
+    feed(engine, [lifecycle("started", X, 0), *ticks(5, 90), probe(X, 91, "unreachable"), *ticks(95, 105)])
+    feed(engine, [probe(X, 106, "running")])  # cleared: its attempts start over
+    outputs = feed(engine, ticks(110, 215))
+    probes = [c.at for c in commands(outputs, "probe")]
+    assert probes[:2] == [at_time(200), at_time(215)]  # suspected at 200 (silent from 106+), retried 15 s later
+
+
+def test_a_policy_copied_with_other_thresholds_decides_by_the_new_ones() -> None:
+    policy = Policy(heartbeat_timeout_s=90)
+    assert policy.us.heartbeat_timeout == 90_000_000  # converted and cached
+    copied = policy.model_copy(update={"heartbeat_timeout_s": 5})
+    assert copied.us.heartbeat_timeout == 5_000_000 and policy.us.heartbeat_timeout == 90_000_000
+
+
+def test_an_orphan_exactly_min_age_old_is_confirmed() -> None:
+    engine = Engine(Policy(heartbeat_timeout_s=10, min_age_s=60))
+    feed(engine, [lifecycle("started", X, 0), *ticks(5, 55)])
+    assert transitions(feed(engine, [probe(X, 60, "not_found")])) == [("suspected", "confirmed_orphan")]
+
+
+def test_the_heartbeat_fast_path_takes_a_running_executions_beat_and_only_that() -> None:
+    engine = Engine(Policy())
+    feed(engine, [tick(0), lifecycle("started", X, 0)])
+    assert engine.beat(X, engine.clock + 5_000_000, AGENT, "hb-1")  # type: ignore[operator]
+    assert engine.records[X].last_seen == engine.clock + 5_000_000  # type: ignore[operator]
+    assert engine.beat(X, engine.clock + 9_000_000, AGENT, "hb-1")  # type: ignore[operator]  # a repeat: taken, as nothing
+    assert engine.records[X].last_seen == engine.clock + 5_000_000  # type: ignore[operator]
+    assert not engine.beat("unknown", engine.clock, AGENT, "hb-2")  # type: ignore[arg-type]
+    assert not engine.beat(X, engine.clock, "other-bot", "hb-3")  # type: ignore[arg-type]
+    assert not engine.beat(X, engine.clock + 3600_000_000, AGENT, "hb-4")  # type: ignore[operator]  # not believed
+    assert engine.state_of(X) is State.RUNNING and engine.state_of("unknown") is None
+
+
+def test_a_command_result_is_about_the_execution_its_command_was_for() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True))
+    [terminate] = commands(alive_without_activity(engine, 1200, timeout_seconds=600))
+    assert engine.subject(result(terminate.command_id, 1201, "ok")) == X
+    assert engine.subject(result("unknown-command", 1201, "ok")) is None
+    assert engine.subject(tick(1205)) is None
+
+
+def test_a_mark_after_a_retried_terminate_starts_its_own_attempts_and_backoff() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True, command_retry_s=30, command_retry_max_s=600))
+    [terminate] = commands(alive_without_activity(engine, 1200, timeout_seconds=600))
+    feed(engine, [result(terminate.command_id, 1201, "failed"), *ticks(1205, 1235)])  # retried at 1231
+    feed(engine, [result(terminate.command_id, 1236, "failed"), *ticks(1240, 1300)])  # retried at 1296
+    [mark] = commands(feed(engine, [result(terminate.command_id, 1301, "ok")]), "mark_failed")
+    assert mark.attempt == 0 and mark.error is not None and terminate.error is None
+    outputs = feed(engine, [result(mark.command_id, 1302, "failed"), *ticks(1305, 1335)])
+    assert [c.at for c in commands(outputs, "mark_failed")] == [at_time(1335)]  # after COMMAND_RETRY_S, not 4x
+
+
+def test_an_answer_ends_only_its_own_agents_outage() -> None:
+    engine = Engine(Policy(idle_after_s=10**6))
+    feed(engine, [lifecycle("started", "a-1", 0), lifecycle("started", "b-1", 0, agent_name="b-bot")])
+    feed(engine, [lifecycle("started", "b-2", 0, agent_name="b-bot"), *ticks(5, 90)])
+    outputs = feed(engine, [probe("a-1", 91, "unreachable"), probe("b-1", 91, "unreachable", agent_name="b-bot")])
+    assert [e.agent_name for e in recoveries(outputs, "agent_unreachable")] == [AGENT, "b-bot"]
+    outputs = feed(engine, [probe("a-1", 92, "running")])  # research-bot is back; b-bot is not
+    outputs += feed(engine, [probe("b-2", 93, "unreachable", agent_name="b-bot")])
+    assert recoveries(outputs, "agent_unreachable") == []  # still b-bot's first outage

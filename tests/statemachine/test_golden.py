@@ -7,6 +7,7 @@ the expectations with `UPDATE_GOLDEN=1 pytest tests/test_golden.py` and review t
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,6 +15,8 @@ import sys
 
 import pytest
 
+from exec_watchdog.audit.simulate import simulate as run_simulate
+from exec_watchdog.settings import load_settings
 from tests.paths import GOLDEN, ROOT
 
 CASES = sorted(p.name.removesuffix(".in.jsonl") for p in GOLDEN.glob("*.in.jsonl"))
@@ -31,17 +34,30 @@ def simulate(case: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
+def simulate_here(case: str, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes]:
+    """The same, in this process: the settings through the same loader, `simulate` itself."""
+    for name in [k for k in os.environ if k.startswith("WATCHDOG_")]:
+        monkeypatch.delenv(name)
+    for name, value in json.loads((GOLDEN / f"{case}.env.json").read_text()).items():
+        monkeypatch.setenv(name, value)
+    out, err = io.StringIO(), io.StringIO()
+    with (GOLDEN / f"{case}.in.jsonl").open() as lines:
+        run_simulate(lines, load_settings().policy(), out, err)
+    return out.getvalue().encode(), err.getvalue().encode()
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_simulate_reproduces_the_golden_history(case: str) -> None:
-    run = simulate(case)
+def test_simulate_reproduces_the_golden_history(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    stdout, stderr = simulate_here(case, monkeypatch)
     expected_out, expected_err = GOLDEN / f"{case}.out.jsonl", GOLDEN / f"{case}.err.txt"
     if os.environ.get("UPDATE_GOLDEN"):
         assert os.environ.get("CI") != "true", "UPDATE_GOLDEN rewrites the expectations: never in CI"
-        expected_out.write_bytes(run.stdout)
-        expected_err.write_bytes(run.stderr)
-    assert run.stdout.decode().splitlines() == expected_out.read_text().splitlines()
-    assert run.stderr == expected_err.read_bytes()
-    assert simulate(case).stdout == run.stdout, "the same input must give byte-identical output"
+        expected_out.write_bytes(stdout)
+        expected_err.write_bytes(stderr)
+    assert stdout.decode().splitlines() == expected_out.read_text().splitlines()
+    assert stderr == expected_err.read_bytes()
+    run = simulate(case)  # the real command line gives the same bytes
+    assert (run.stdout, run.stderr) == (stdout, stderr), "the same input must give byte-identical output"
 
 
 def test_there_are_golden_cases_for_each_recovery_path() -> None:
