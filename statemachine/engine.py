@@ -122,7 +122,8 @@ class Engine:
         agent, outage = record.agent_name, None
         failed_probe = isinstance(event, ProbeResult) and event.outcome == "unreachable"
         if failed_probe and not record.unreachable:
-            outage = Outage(self._unreachable[agent] > 0, self._awaiting(agent))
+            announced = self._unreachable[agent] > 0
+            outage = Outage(announced, [] if announced else self._awaiting(agent))
         new, outputs = decide(
             record, event, self.policy, input_id=iid, clock=self.clock, braked=self.brake.engaged, outage=outage
         )
@@ -132,7 +133,7 @@ class Engine:
         return outputs
 
     def _awaiting(self, agent: str) -> list[str]:
-        """The agent's suspected executions (a scan, once per outage)."""
+        """The agent's suspected executions (a scan, once per outage: only when it is announced)."""
         return sorted(
             r.execution_id for r in self.records.values() if r.agent_name == agent and r.state is State.SUSPECTED
         )
