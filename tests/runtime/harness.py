@@ -238,11 +238,20 @@ def spawn(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
         )
 
 
-async def keep_beating(p: AIOKafkaProducer, topic: str, execution_id: str, agent: str, every_s: float = 0.2) -> None:
-    """Heartbeats for one execution until cancelled: the process is alive."""
-    while True:
-        await p.send_and_wait(topic, lifecycle("heartbeat", execution_id, agent), key=execution_id.encode())
-        await asyncio.sleep(every_s)
+@asynccontextmanager
+async def beating(p: AIOKafkaProducer, topic: str, execution_id: str, agent: str) -> AsyncIterator[None]:
+    """Heartbeats for one execution, every 0.2 s, while the block runs: the process is alive."""
+
+    async def beat() -> None:
+        while True:
+            await p.send_and_wait(topic, lifecycle("heartbeat", execution_id, agent), key=execution_id.encode())
+            await asyncio.sleep(0.2)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 async def watched_for(service: Service, seconds: float, timeout_s: float = 30) -> bool:

@@ -17,9 +17,9 @@ from exec_watchdog.demo.standin_fleet import StandinFleet
 from exec_watchdog.service.service import Service
 from exec_watchdog.settings import Settings
 from tests.runtime.harness import (
+    beating,
     create_topic,
     decided,
-    keep_beating,
     lifecycle,
     producer,
     read_to_end,
@@ -84,16 +84,13 @@ async def test_a_hung_execution_is_terminated_once_and_marked_failed(
 
         # It keeps heartbeating (the process is alive) but runs past its 2 s timeout.
 
-        beating = asyncio.create_task(keep_beating(p, topic, "hung-1", "etl-bot"))
-        try:
+        async with beating(p, topic, "hung-1", "etl-bot"):
             records = await read_topic(
                 kafka_bootstrap,
                 settings.recoveries_topic,
                 until=lambda rs: bool(recoveries(rs, "auto_terminated")),
                 timeout_s=25,
             )
-        finally:
-            beating.cancel()
     assert [e["action"] for e in recoveries(records)] == ["idle_detected", "auto_terminated"]
     terminated = recoveries(records, "auto_terminated")[0]
     assert terminated["error"] == "Execution auto-terminated after 0 minutes by watchdog (exceeded timeout of 2s)"

@@ -15,8 +15,8 @@ from exec_watchdog.adapters.store import Store
 from exec_watchdog.demo.local_broker import free_port
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from tests.runtime.harness import (
+    beating,
     create_topic,
-    keep_beating,
     lifecycle,
     producer,
     read_topic,
@@ -44,23 +44,22 @@ async def test_a_restart_after_sigkill_resumes_without_repeating_the_terminate(
         async with producer(kafka_bootstrap) as p:
             await p.send_and_wait(topic, lifecycle("started", "hung-1", "etl-bot", timeout_seconds=2), key=b"hung-1")
 
-            beating = asyncio.create_task(keep_beating(p, topic, "hung-1", "etl-bot"))
-            # The moment the agent has been asked to terminate, the service dies without warning.
-            assert await wait_for(lambda: fleet.terminates[("etl-bot", "hung-1")] >= 1, timeout_s=40)
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=10)
-            second = spawn(settings, tmp_path / "second.log")
-            try:
-                records = await read_topic(
-                    kafka_bootstrap,
-                    settings.recoveries_topic,
-                    until=lambda rs: bool(recoveries(rs, "auto_terminated")),
-                    timeout_s=60,
-                )
-            finally:
-                beating.cancel()
-                second.send_signal(signal.SIGTERM)
-                second.wait(timeout=15)
+            async with beating(p, topic, "hung-1", "etl-bot"):
+                # The moment the agent has been asked to terminate, the service dies without warning.
+                assert await wait_for(lambda: fleet.terminates[("etl-bot", "hung-1")] >= 1, timeout_s=40)
+                first.send_signal(signal.SIGKILL)
+                first.wait(timeout=10)
+                second = spawn(settings, tmp_path / "second.log")
+                try:
+                    records = await read_topic(
+                        kafka_bootstrap,
+                        settings.recoveries_topic,
+                        until=lambda rs: bool(recoveries(rs, "auto_terminated")),
+                        timeout_s=60,
+                    )
+                finally:
+                    second.send_signal(signal.SIGTERM)
+                    second.wait(timeout=15)
     finally:
         if first.poll() is None:
             first.kill()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
@@ -11,8 +10,8 @@ import redis
 
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from tests.runtime.harness import (
+    beating,
     create_topic,
-    keep_beating,
     lifecycle,
     producer,
     read_topic,
@@ -44,8 +43,7 @@ async def test_an_agent_that_acknowledges_a_terminate_but_keeps_running_is_termi
         async with running(settings), producer(kafka_bootstrap) as p:
             topic = settings.lifecycle_topic
             await p.send_and_wait(topic, lifecycle("started", x, agent, timeout_seconds=2), key=x.encode())
-            beating = asyncio.create_task(keep_beating(p, topic, x, agent))
-            try:
+            async with beating(p, topic, x, agent):
                 first = await read_topic(
                     kafka_bootstrap, settings.recoveries_topic, until=lambda rs: bool(recoveries(rs, "incident"))
                 )
@@ -56,8 +54,6 @@ async def test_an_agent_that_acknowledges_a_terminate_but_keeps_running_is_termi
                     until=lambda rs: bool(recoveries(rs, "auto_terminated")),
                     timeout_s=25,
                 )
-            finally:
-                beating.cancel()
             released = await wait_for(lambda: not slots.exists(f"agent:slot:{agent}:{x}"), timeout_s=10)
         [told] = recoveries(first, "incident")
         assert "still in its running list" in told["reason"] and "slot stays held" in told["reason"]
