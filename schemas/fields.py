@@ -18,6 +18,7 @@ EXECUTION_ID_PATTERN = r"^(?:[A-Za-z0-9_.:-]{3,128}|[A-Za-z0-9_:-][A-Za-z0-9_.:-
 """1–128 characters of `A-Za-z0-9_.:-`, but never `.` or `..` (path segments with a meaning of their own)."""
 AGENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
+
 def whole_match(pattern: str) -> re.Pattern[str]:
     """`^…$` as Python's `re` must spell it to match like pydantic's: `$` would allow a final newline."""
     assert pattern.startswith("^") and pattern.endswith("$")

@@ -32,9 +32,8 @@ class Brake:
         return self.engaged_at is not None
 
     def shift(self, delta: int) -> None:
-        """Time nobody watched is taken out: the window's times move with the records'."""
-        if self.engaged_at is not None:
-            self.engaged_at += delta
+        """Time nobody watched is taken out: the window's times move with the records'. `engaged_at`
+        stays: it names the incident, and its end must carry the same name."""
         self.recent = deque((at + delta, x, agent) for at, x, agent in self.recent)
 
     def note(self, at: int, execution_id: str, agent: str) -> None:

@@ -166,12 +166,13 @@ class Engine:
         # a snapshot arms differently from one that re-armed lazily, and both must decide alike.
         popped.sort(key=lambda r: (next_due(r, self.policy) or now, r.execution_id))
         # Re-arm after the loop, so a deadline that is due again only runs at the next tick.
+        # (The release ran before the pops, so each popped record is the engine's current one.) A due
+        # record is decided disarmed, so whatever it decides is armed afresh.
         for record in popped:
-            current = self.records.get(record.execution_id, record)  # a release may have moved it
             new, decided = decide(
-                current.but(armed_at=None), Due(now), self.policy, input_id=iid, braked=self.brake.engaged
+                record.but(armed_at=None), Due(now), self.policy, input_id=iid, braked=self.brake.engaged
             )
-            self._store(current, new, rearm_from_scratch=True)
+            self._store(record, new)
             outputs.extend(decided)
         return outputs
 
@@ -207,9 +208,7 @@ class Engine:
         self._heap = [(due + delta, execution_id) for due, execution_id in self._heap]  # order kept: a heap
         self.brake.shift(delta)
 
-    def _store(
-        self, old: ExecutionRecord | None, new: ExecutionRecord | None, *, rearm_from_scratch: bool = False
-    ) -> None:
+    def _store(self, old: ExecutionRecord | None, new: ExecutionRecord | None) -> None:
         self._count(old, -1)
         self._count(new, +1)
         if old is not None and old.action_id is not None and (new is None or new.action_id != old.action_id):
@@ -221,12 +220,10 @@ class Engine:
         if new.action_id is not None:
             self._commands[new.action_id] = new.execution_id
         due = next_due(new, self.policy)
-        armed = None if rearm_from_scratch else new.armed_at
+        armed = new.armed_at
         if due is not None and (armed is None or due < armed):
             heapq.heappush(self._heap, (due, new.execution_id))
             new.armed_at = due
-        elif rearm_from_scratch:
-            new.armed_at = None
         self.records[new.execution_id] = new
 
     def _count(self, record: ExecutionRecord | None, sign: int) -> None:

@@ -120,7 +120,7 @@ class Step:
         elif state is State.IDLE:
             self._enter_idle()
         elif state is State.CONFIRMED_ORPHAN:
-            self.update(recovery="orphan", evidence_at=self.at, cause_id=self.input_id)
+            self.update(evidence_at=self.at, cause_id=self.input_id)
             self.start_mark_failed("orphan", texts.ORPHAN_ERROR)
         elif state.is_terminal:
             self.update(ended_at=self.at, action_kind=None, action_id=None, retry_at=None, next_probe_at=None)

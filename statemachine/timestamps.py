@@ -31,6 +31,4 @@ def iso(micros: int) -> str:
 
 def seconds_text(micros: int) -> str:
     """A duration in seconds for people: `900`, `0.5`, `15.579` (to the millisecond)."""
-    if micros % MICROS_PER_SECOND == 0:
-        return str(micros // MICROS_PER_SECOND)
     return f"{micros / MICROS_PER_SECOND:.3f}".rstrip("0").rstrip(".")

@@ -234,17 +234,16 @@ class HttpAgentApi:
             url = self.url(agent_name, path, execution_id)
         except _Refused as refusal:
             return Unreachable(str(refusal))
-        if self._breaker.is_open(agent_name):
-            retries = 0  # a trial is one request
+        if not self._breaker.closed(agent_name):
+            retries = 0  # a trial (open or half-open) is one request
         if not self._breaker.allow(agent_name, scheduled=scheduled):
             return Unreachable("circuit open: the agent failed repeatedly; calls are paused")
-        outcome: _Answer | Unreachable = Unreachable("not attempted")
-        for attempt in range(retries + 1):
-            if attempt:
-                await asyncio.sleep(self._retry_base_s * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
-            outcome = await self._once(agent_name, method, url, total_s or self._total_s)
+        outcome = await self._once(agent_name, method, url, total_s or self._total_s)
+        for attempt in range(1, retries + 1):
             if not _worth_retrying(outcome):
                 break
+            await asyncio.sleep(retry_delay_s(self._retry_base_s, attempt, random.uniform(0.5, 1.5)))
+            outcome = await self._once(agent_name, method, url, total_s or self._total_s)
         ok = isinstance(outcome, _Answer) and (outcome.status_code < 500 and outcome.status_code != 401)
         self._breaker.record(agent_name, ok)
         return outcome
@@ -266,6 +265,12 @@ class HttpAgentApi:
                 return Unreachable(f"no whole reply within {total_s:g} s")
             except httpx.HTTPError as error:
                 return Unreachable(type(error).__name__)  # the type only: messages can carry the URL
+
+
+def retry_delay_s(base_s: float, attempt: int, jitter: float) -> float:
+    """The pause before retry number `attempt` (1, 2, ...): `base_s` doubled each time, times `jitter`
+    (drawn in 0.5..1.5, so agents retried together spread out)."""
+    return base_s * 2.0 ** (attempt - 1) * jitter
 
 
 def _worth_retrying(outcome: _Answer | Unreachable) -> bool:

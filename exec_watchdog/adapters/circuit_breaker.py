@@ -29,9 +29,9 @@ class CircuitBreaker:
         self._circuits: dict[str, _Circuit] = {}
 
     def allow(self, key: str, *, scheduled: bool = False) -> bool:
-        circuit = self._circuits.get(key)
-        if circuit is None or circuit.failures < self.threshold:
+        if self.closed(key):
             return True
+        circuit = self._circuits[key]
         if circuit.trial_in_flight or (self.clock() < circuit.open_until and not scheduled):
             return False
         circuit.trial_in_flight = True  # half-open: let one call through
@@ -46,6 +46,11 @@ class CircuitBreaker:
         circuit.failures += 1
         if circuit.failures >= self.threshold:
             circuit.open_until = self.clock() + self.reset_s
+
+    def closed(self, key: str) -> bool:
+        """Calls flow freely (not open, nor half-open waiting for its trial's answer)."""
+        circuit = self._circuits.get(key)
+        return circuit is None or circuit.failures < self.threshold
 
     def is_open(self, key: str) -> bool:
         circuit = self._circuits.get(key)

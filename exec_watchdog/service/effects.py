@@ -24,6 +24,12 @@ from exec_watchdog.adapters.agent_api import AgentApi, Known, Unreachable, enric
 from exec_watchdog.adapters.platform import Platform
 from exec_watchdog.adapters.store import OutboxRow, Store
 from exec_watchdog.adapters.trinity_redis import TrinityRedis
+from exec_watchdog.service.effect_outcomes import (
+    probe_outcome,
+    seen_after_terminate,
+    settled_before_resend,
+    unconfirmed,
+)
 from exec_watchdog.telemetry.metrics import Metrics
 from producers.publisher import Publisher
 from schemas.inputs import CommandResult, ProbeResult
@@ -146,13 +152,11 @@ class EffectRunner:
         answer = await self.agents.known_executions(agent_name)
         observed = _now_us()
         label = "known" if isinstance(answer, Known) else "unreachable"
+        if isinstance(answer, Unreachable):
+            log.warning("agent %s did not answer GET /api/executions/running: %s", agent_name, answer.why)
         self.metrics.agent_calls.labels("running", label).observe(time.perf_counter() - started)
         for row in rows:
-            if isinstance(answer, Known):
-                outcome = "running" if row.execution_id in answer.ids else "not_found"
-            else:
-                outcome = "unreachable"
-            await self._settle(row, outcome, observed)
+            await self._settle(row, probe_outcome(answer, row.execution_id), observed)
 
     async def _publish_records(self, rows: list[OutboxRow]) -> None:
         """Recovery and audit records: all sent at once, then marked done in one write."""
@@ -191,13 +195,10 @@ class EffectRunner:
         if interrupted or json.loads(row.payload).get("attempt"):
             status = await self.agents.status(row.agent_name, row.execution_id)
             if isinstance(status, Unreachable):
-                return "failed"  # retried later by the core, with the same command id
-            if status == "killed":
-                return "ok"  # the terminate sent before the crash ended it: the agent saw it end by a signal
-            if status == "finished":
-                return "already_finished"  # it ended by itself: no termination (examined again)
-            if status == "not_found":
-                return "not_found"
+                log.warning("agent %s did not answer its execution's status: %s", row.agent_name, status.why)
+            settled = settled_before_resend(status)
+            if settled is not None:
+                return settled
         outcome = await self.agents.terminate(row.agent_name, row.execution_id)
         return await self._confirm_gone(row) if outcome == "ok" else outcome
 
@@ -205,15 +206,14 @@ class EffectRunner:
         """`ok` once the agent's running list no longer holds the execution, `still_running` if it
         still did when the grace ran out, `failed` if the agent never answered (retried, status first)."""
         deadline = time.monotonic() + self.terminate_grace_s
-        seen_running = False
+        seen_alive = False
         while True:
-            answer = await self.agents.known_executions(row.agent_name)
-            if isinstance(answer, Known):
-                if row.execution_id not in answer.alive:
-                    return "ok"
-                seen_running = True
+            seen = seen_after_terminate(await self.agents.known_executions(row.agent_name), row.execution_id)
+            if seen == "gone":
+                return "ok"
+            seen_alive = seen_alive or seen == "alive"
             if time.monotonic() + CONFIRM_EVERY_S > deadline:
-                return "still_running" if seen_running else "failed"
+                return unconfirmed(seen_alive)
             await asyncio.sleep(CONFIRM_EVERY_S)
 
     async def _mark_failed(self, row: OutboxRow) -> str:

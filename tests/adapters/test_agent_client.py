@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from exec_watchdog import wiring
 from exec_watchdog.adapters.agent_api import Known, LastError, Unreachable, agent_token, enrich_error
 from exec_watchdog.adapters.agent_http import HttpAgentApi
 from exec_watchdog.adapters.circuit_breaker import CircuitBreaker
 from exec_watchdog.demo.local_broker import free_port
 from exec_watchdog.demo.standin_fleet import StandinFleet
+from exec_watchdog.settings import Settings
 
 BOT = "research-bot"
 
@@ -236,3 +238,30 @@ def test_the_error_text_is_enriched_the_way_trinity_does_it() -> None:
     assert enrich_error("Original", None) == "Original"
     assert enrich_error("Original", LastError("T", "boom")) == "Original. Cleanup: boom"
     assert len(enrich_error("Original", LastError("T", "x" * 5000))) == 2000
+
+
+def test_the_circuit_opens_at_exactly_its_threshold_of_consecutive_failures_for_exactly_its_cool_down() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(failures=3, reset_s=10, clock=lambda: now[0])
+    for ok in (False, False, True, False, False):  # a success starts the count again
+        breaker.record("a", ok=ok)
+    assert breaker.closed("a") and not breaker.is_open("a")
+    breaker.record("a", ok=False)  # the third in a row
+    assert breaker.is_open("a") and not breaker.allow("a") and breaker.allow("b")
+    now[0] = 10.0  # exactly the cool-down later: half-open
+    assert not breaker.is_open("a") and not breaker.closed("a")
+    assert breaker.allow("a") and not breaker.allow("a")  # its one trial
+
+
+async def test_a_client_built_without_settings_keeps_the_settings_defaults() -> None:
+    def limits(api: HttpAgentApi) -> tuple[object, ...]:
+        timeout, breaker = api._client.timeout, api._breaker  # what the constructor made of its arguments
+        calls = api._slots[BOT]._value
+        return timeout.connect, timeout.read, api._read_retries, calls, breaker.threshold, breaker.reset_s
+
+    from_settings, bare = wiring.agent_api(Settings()), HttpAgentApi(Settings().agent_url_template)
+    try:
+        assert limits(bare) == limits(from_settings) == (5, 15, 2, 4, 5, 30)
+    finally:
+        await from_settings.aclose()
+        await bare.aclose()

@@ -6,6 +6,7 @@ broker with hostile loopback agents. None may make the watchdog kill healthy wor
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import defaultdict
@@ -86,8 +87,9 @@ def test_the_table() -> None:
 
 @pytest.mark.kafka
 async def test_hostile_agents_cause_no_kill_and_delay_no_recovery_elsewhere(
-    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="exec_watchdog.service.effects")
     agents = {f"evil-{mode.replace('_', '-')}": hostile(mode) for mode in MODES}
     servers = {name: cm.__enter__() for name, cm in agents.items()}
     try:
@@ -129,3 +131,7 @@ async def test_hostile_agents_cause_no_kill_and_delay_no_recovery_elsewhere(
     kills = [e for e in recoveries(records) if e["execution_id"] in victims and e["action"] != "agent_unreachable"]
     assert kills == []
     assert all(server.requests > 0 for server in servers.values())
+    said = caplog.text  # the log says why each agent counted as unreachable
+    assert "agent evil-hang did not answer GET /api/executions/running: no whole reply within 4 s" in said
+    assert "agent evil-redirect did not answer GET /api/executions/running: HTTP 302" in said
+    assert "agent evil-huge did not answer GET /api/executions/running: reply larger than 4194304 bytes" in said

@@ -81,7 +81,7 @@ class HostileAgent:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.requests += 1
             try:
-                await _answer(self.mode, reader, writer)
+                await self.answer(reader, writer)
             except (ConnectionError, asyncio.IncompleteReadError):
                 pass
             finally:
@@ -100,6 +100,9 @@ class HostileAgent:
             task.cancel()
         await asyncio.gather(*handlers, return_exceptions=True)
 
+    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _answer(self.mode, reader, writer)
+
     def start(self) -> HostileAgent:
         self._thread.start()
         self._ready.wait(10)
@@ -114,6 +117,48 @@ class HostileAgent:
 @contextmanager
 def hostile(mode: Mode) -> Iterator[HostileAgent]:
     agent = HostileAgent(mode).start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+HANG = b"hang"
+"""In a script: accept the request and never answer."""
+
+
+def reply(status: str, body: bytes = b"", **headers: str) -> bytes:
+    """One whole HTTP/1.1 reply, `status` like "404 Not Found"; header names with `_` for `-`."""
+    lines = [f"HTTP/1.1 {status}", "Connection: close", f"Content-Length: {len(body)}"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+class ScriptedAgent(HostileAgent):
+    """Answers its requests with `script` in order (the last one again once it runs out): a reply's
+    bytes, `HANG`, or None to close the connection without a word. `paths` lists what was asked."""
+
+    def __init__(self, script: list[bytes | None]) -> None:
+        super().__init__("hang")
+        self.script = script
+        self.paths: list[str] = []
+
+    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        self.paths.append(request.split(b" ", 2)[1].decode())
+        step = self.script[min(len(self.paths), len(self.script)) - 1]
+        if step is None:
+            return
+        if step == HANG:
+            await asyncio.sleep(3600)
+        writer.write(step)
+        await writer.drain()
+
+
+@contextmanager
+def scripted(*script: bytes | None) -> Iterator[ScriptedAgent]:
+    agent = ScriptedAgent(list(script))
+    agent.start()
     try:
         yield agent
     finally:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from schemas import State
-from statemachine import Engine, Policy
-from tests.events import AGENT, lifecycle, probe, tick
+from statemachine import Engine, Policy, decide
+from statemachine.record import ExecutionRecord
+from statemachine.texts import unreachable_reason
+from tests.events import AGENT, T0, lifecycle, probe, tick
 from tests.statemachine.decisions import (
     X,
     at_time,
@@ -97,3 +101,38 @@ def test_an_answer_ends_only_its_own_agents_outage() -> None:
     outputs = feed(engine, [probe("a-1", 92, "running")])  # research-bot is back; b-bot is not
     outputs += feed(engine, [probe("b-2", 93, "unreachable", agent_name="b-bot")])
     assert recoveries(outputs, "agent_unreachable") == []  # still b-bot's first outage
+
+
+def test_a_probe_that_finds_it_running_starts_the_next_suspicions_probes_from_the_first_interval() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, probe_retry_s=15))
+    feed(engine, [lifecycle("started", X, 0), *ticks(5, 90)])  # suspected at 90
+    feed(engine, [probe(X, 91, "unreachable"), *ticks(95, 105), probe(X, 106, "unreachable")])
+    feed(engine, [*ticks(110, 135), probe(X, 136, "running")])  # its probes had backed off to 30 s, then 60 s
+    outputs = feed(engine, [*ticks(140, 230)])  # silent again from 136: suspected at 230
+    outputs += feed(engine, [probe(X, 231, "unreachable"), *ticks(235, 250)])
+    assert [c.at for c in commands(outputs, "probe")] == [at_time(230), at_time(250)]  # the first tick after 231 + 15
+
+
+def test_an_unreachable_answer_decided_alone_names_its_own_execution() -> None:
+    suspect = ExecutionRecord(X, AGENT, State.SUSPECTED, T0, T0, T0, probe_attempts=0)
+    answer = probe(X, 100, "unreachable")
+    rec, outputs = decide(suspect, answer, Policy(), input_id="p-1")
+    assert rec is not None and rec.unreachable
+    [announcement] = recoveries(outputs, "agent_unreachable")
+    assert announcement.reason.endswith(f"1 execution(s) await its answer: {X}")
+
+
+@pytest.mark.parametrize(
+    ("waiting", "listed"), [(["a", "b"], "a, b"), (["a", "b", "c"], "a, b and 1 more"), (["a"] * 5, "a, a and 3 more")]
+)
+def test_an_outage_lists_up_to_the_limit_and_counts_the_rest(waiting: list[str], listed: str) -> None:
+    assert unreachable_reason(AGENT, T0, waiting, 2).endswith(f"{len(waiting)} execution(s) await its answer: {listed}")
+
+
+def test_an_execution_that_beats_again_leaves_its_agents_outage_open_for_the_others() -> None:
+    engine = Engine(Policy(idle_after_s=10**6))
+    feed(engine, [*(lifecycle("started", x, 0) for x in ("a", "b", "c")), *ticks(5, 90)])
+    outputs = feed(engine, [probe("a", 91, "unreachable"), probe("b", 91, "unreachable")])
+    assert len(recoveries(outputs, "agent_unreachable")) == 1
+    outputs = feed(engine, [lifecycle("heartbeat", "a", 92), probe("c", 93, "unreachable")])
+    assert recoveries(outputs, "agent_unreachable") == []  # b still waits: the same outage

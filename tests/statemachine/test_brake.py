@@ -6,6 +6,7 @@ from exec_watchdog.adapters import snapshots
 from schemas import Command, RecoveryEvent, State
 from statemachine import Engine, Policy
 from tests.events import lifecycle, probe, result, tick
+from tests.statemachine.decisions import alive_without_activity, at_time
 
 POLICY = Policy(heartbeat_timeout_s=30, min_age_s=0, brake_min_executions=5, brake_share=0.3, brake_window_s=120)
 
@@ -44,6 +45,8 @@ def test_a_fleet_going_silent_at_once_is_one_incident_and_no_kill_until_it_passe
     over = incidents(released)
     assert len(over) == 1 and over[0].reason.startswith("incident over")
     assert len(kinds(released, "probe")) == 20  # probed again before anything is done
+    assert all(c.error is None for c in kinds(released, "probe"))  # a probe carries no failure text
+    assert over[0].execution_id == incident.execution_id  # the end names the incident it ends
     assert all(engine.records[x].state is State.SUSPECTED for x in ids)
     marks = [o for x in ids for o in engine.apply(probe(x, 201, "not_found"))]
     assert len(kinds(marks, "mark_failed")) == 20  # still gone: now they are recovered
@@ -164,8 +167,47 @@ def test_a_timeout_reached_while_the_brake_holds_is_held_and_terminated_once_it_
         outputs += engine.apply(tick(t))
         if t == 60:
             assert engine.brake.engaged and engine.records["slow"].held and kinds(outputs, "terminate") == []
-    [terminate] = kinds(outputs, "terminate")
+        if incidents(outputs) and incidents(outputs)[-1].reason.startswith("incident over"):
+            break
+    [terminate] = kinds(outputs, "terminate")  # in the very tick the brake lets go
     assert terminate.execution_id == "slow" and not engine.records["slow"].held
+    [mark] = kinds(engine.apply(result(terminate.command_id, 96, "ok")), "mark_failed")
+    [done] = [o for o in engine.apply(result(mark.command_id, 97, "ok")) if isinstance(o, RecoveryEvent)]
+    assert done.action == "auto_terminated" and len(done.caused_by) == 2  # the release's tick, then the mark's result
+
+
+def test_a_terminate_retry_that_comes_due_under_the_brake_waits_and_is_sent_with_its_id_after() -> None:
+    engine = Engine(POLICY.model_copy(update={"auto_terminate": True, "command_retry_s": 30}))
+    engine.apply(tick(0))
+    engine.apply(lifecycle("started", "hung", 0, timeout_seconds=10))  # overdue once watched 30 s
+    ids = [f"x-{n}" for n in range(10)]
+    outputs: list[object] = []
+    for t in range(5, 35, 5):
+        if t == 5:
+            outputs += [o for x in ids for o in engine.apply(lifecycle("started", x, 5))]
+        outputs += engine.apply(lifecycle("heartbeat", "hung", t))
+        outputs += engine.apply(tick(t))
+    [terminate] = kinds(outputs, "terminate")  # at 30
+    engine.apply(result(terminate.command_id, 31, "failed"))  # retry due at 61
+    retries: dict[int, list[Command]] = {}
+    for t in range(35, 200, 5):  # the fleet falls silent at 35 and beats again from 100
+        outputs = [o for x in ids if t >= 100 for o in engine.apply(lifecycle("heartbeat", x, t))]
+        outputs += engine.apply(lifecycle("heartbeat", "hung", t)) + engine.apply(tick(t))
+        retries.update({t: kinds(outputs, "terminate")} if kinds(outputs, "terminate") else {})
+        if t == 100:
+            assert incidents(outputs)[0].reason.startswith("incident over")
+    # due at 65 and 95 under the brake: each time put off by COMMAND_RETRY_S; sent at the first due after
+    assert list(retries) == [125]
+    [retry] = retries[125]
+    assert (retry.command_id, retry.attempt) == (terminate.command_id, 1)
+
+
+def test_a_retry_due_exactly_at_a_tick_is_sent_at_that_tick() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True, command_retry_s=30))
+    [terminate] = kinds(alive_without_activity(engine, 1200, timeout_seconds=600), "terminate")
+    engine.apply(result(terminate.command_id, 1200, "failed"))  # due again at 1230
+    sent = {t: kinds(engine.apply(tick(t)), "terminate") for t in range(1205, 1240, 5)}
+    assert [t for t, commands in sent.items() if commands] == [1230]
 
 
 def _silent_share(groups: list[tuple[str, int, bool]]) -> list[object]:
@@ -203,3 +245,54 @@ def test_an_incident_lists_up_to_incident_list_limit_executions_and_counts_the_r
 
     assert reason(6).endswith("x-0, x-1, x-2, x-3, x-4, x-5")
     assert reason(7).endswith("x-0, x-1, x-2, x-3, x-4, x-5 (+1 more)")
+
+
+def test_the_spike_leaves_the_window_exactly_brake_window_s_after_it_was_seen() -> None:
+    engine = Engine(POLICY)
+    ids = fleet(engine, 20)
+    engine.apply(tick(31))  # all 20 suspected at 31
+    for x in ids:
+        engine.apply(probe(x, 32, "not_found"))  # confirmed, held: they stay suspect
+    assert incidents([o for t in range(35, 155, 5) for o in engine.apply(tick(t))]) == []
+    assert incidents(engine.apply(tick(152))) == []  # 120 s after the last of them (confirmed at 32)
+    [over] = incidents(engine.apply(tick(152.5)))
+    assert over.reason.startswith("incident over")
+    newcomers = [f"n-{n}" for n in range(10)]  # the 20 are probed again; 10 more start, then fall silent
+    for x in newcomers:
+        engine.apply(lifecycle("started", x, 153))
+    [again] = incidents([o for t in range(155, 190, 5) for o in engine.apply(tick(t))])
+    assert "10 executions of 30 tracked" in again.reason
+    ended = [o for t in range(190, 330, 5) for o in engine.apply(tick(t))]
+    assert [i.reason for i in incidents(ended)][-1].startswith("incident over: the spike left the window; 0 held")
+
+
+def test_time_nobody_watched_does_not_age_the_spike_and_the_end_names_the_incident() -> None:
+    engine = Engine(POLICY)
+    ids = fleet(engine, 20)
+    [incident] = incidents(engine.apply(tick(31)))
+    for x in ids:
+        engine.apply(probe(x, 32, "not_found"))
+    assert incidents(engine.apply(tick(35 + 86400))) == []  # a day away: only three tick intervals of it count
+    released = [o for t in range(86440, 86560, 5) for o in engine.apply(tick(t))]
+    [over] = incidents(released)
+    assert over.decided_at == at_time(86545) and over.execution_id == incident.execution_id
+
+
+def test_an_agent_with_exactly_brake_min_executions_suspect_engages_it() -> None:
+    [incident] = _silent_share([("steady-bot", 60, False), ("q-bot", 11, False), ("q-bot", 5, True)])
+    assert incident.agent_name == "q-bot"  # 5 of 16 on q-bot; 5 of 76 in all
+
+
+def test_an_agents_incident_holds_while_its_executions_are_suspect_and_ends_when_they_beat_again() -> None:
+    engine = Engine(POLICY)
+    steady = fleet(engine, 60, agent="steady-bot", prefix="s")
+    q_bot = fleet(engine, 10, agent="q-bot", prefix="q")
+    for x in steady:
+        engine.apply(lifecycle("heartbeat", x, 25, agent_name="steady-bot"))
+    [incident] = incidents(engine.apply(tick(31)))
+    assert incident.agent_name == "q-bot"
+    assert incidents(engine.apply(tick(35))) == [] and engine.brake.engaged  # 10 of q-bot's 10: still a spike
+    for x in q_bot:
+        engine.apply(lifecycle("heartbeat", x, 36, agent_name="q-bot"))
+    [over] = incidents(engine.apply(tick(40)))
+    assert over.reason.startswith("incident over") and over.execution_id == incident.execution_id

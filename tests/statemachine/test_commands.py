@@ -64,6 +64,7 @@ def test_a_terminate_that_finds_nothing_is_no_termination_and_the_execution_is_e
     outputs = feed(engine, [result(terminate.command_id, 1201, terminate_outcome)])
     assert transitions(outputs) == [("idle", "suspected")] and terminate_outcome in outputs[0].cause
     assert feed(engine, [result(terminate.command_id, 1201.5, terminate_outcome)]) == []  # a redelivery: nothing
+    assert engine.subject(result(terminate.command_id, 1201.5, terminate_outcome)) is None  # no longer in flight
     assert [c.kind for c in commands(outputs)] == ["probe"]  # examined again, nothing marked
     outputs = feed(engine, [probe(X, 1202, "running"), *heartbeats(X, 1205, 1400), *ticks(1205, 1400)])
     assert commands(outputs, "terminate") == [] and recoveries(outputs) == []  # never terminated again
@@ -107,6 +108,11 @@ def test_a_command_result_is_about_the_execution_its_command_was_for() -> None:
     assert engine.subject(result(terminate.command_id, 1201, "ok")) == X
     assert engine.subject(result("unknown-command", 1201, "ok")) is None
     assert engine.subject(tick(1205)) is None
+    [mark] = commands(feed(engine, [result(terminate.command_id, 1201, "ok")]), "mark_failed")
+    assert engine.subject(result(terminate.command_id, 1202, "ok")) is None  # answered: no longer in flight
+    assert engine.subject(result(mark.command_id, 1202, "ok")) == X
+    feed(engine, [result(mark.command_id, 1202, "ok")])
+    assert engine.subject(result(mark.command_id, 1203, "ok")) is None
 
 
 def test_a_mark_after_a_retried_terminate_starts_its_own_attempts_and_backoff() -> None:

@@ -89,6 +89,9 @@ def test_activity_clears_idleness() -> None:
     alive_without_activity(engine, 700)
     outputs = feed(engine, [lifecycle("activity", X, 701)])
     assert transitions(outputs) == [("idle", "running")]
+    outputs = feed(engine, interleave(heartbeats(X, 710, 1400), ticks(705, 1400)))
+    assert transitions(outputs) == [("running", "idle")]  # idle again: announced again
+    assert [e.action for e in recoveries(outputs)] == ["idle_detected"]
 
 
 def test_past_its_timeout_without_auto_terminate_it_is_only_reported() -> None:

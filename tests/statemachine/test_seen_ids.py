@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,3 +76,9 @@ def test_the_last_seven_ids_and_the_latest_start_are_remembered(ids: list[str], 
     assert len(window) <= 32
     forgotten = [i for i in ids[:-7] if i != start]
     assert sum(admit(window, i) is None for i in forgotten) <= len(forgotten) // 1000  # collisions only
+
+
+def test_the_windows_bytes_are_the_snapshot_format_crc32_little_endian_start_slot_first() -> None:
+    window = admit(admit(b"", "start-1", started=True) or b"", "beat-1")
+    assert window == zlib.crc32(b"start-1").to_bytes(4, "little") + zlib.crc32(b"beat-1").to_bytes(4, "little")
+    assert admit(b"", "beat-1") == bytes(4) + zlib.crc32(b"beat-1").to_bytes(4, "little")  # no start yet

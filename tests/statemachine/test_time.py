@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from schemas import Command, InputEvent, Output, RecoveryEvent, Transition
 from statemachine import Engine, Policy
-from tests.events import lifecycle, probe, result, tick
+from tests.events import T0, lifecycle, probe, result, tick
 from tests.examples import examples
 
 X = "exec-1"
@@ -89,6 +89,52 @@ def test_stamps_read_before_the_first_tick_meet_the_same_rules_at_it() -> None:
     suspected = [o.execution_id for o in outputs if isinstance(o, Transition) and o.to_state.value == "suspected"]
     assert X in suspected  # not immortal
     assert [o.at for o in outputs if isinstance(o, Command) and o.kind == "terminate"] == [tick(90).now]
+
+
+def test_a_backlog_start_long_ago_keeps_its_own_or_its_agents_limit_at_the_first_tick() -> None:
+    engine = Engine(POLICY.model_copy(update={"agent_timeouts": {"slow-bot": 7200}}))
+    feed(
+        engine,
+        [
+            lifecycle("started", "own", -DAY, timeout_seconds=600),
+            lifecycle("started", "agent", -DAY, agent_name="slow-bot"),
+        ],
+    )
+    feed(engine, [tick(0)])
+    never_overdue_before = {"own": -600 + 90, "agent": -7200 + 90}  # one heartbeat timeout of watching
+    assert {x: (engine.records[x].started_at - T0) / 1e6 for x in never_overdue_before} == never_overdue_before
+
+
+def test_backlog_times_ahead_of_the_first_tick_count_from_it_and_those_within_reach_as_claimed() -> None:
+    engine = Engine(POLICY)
+    reach = 15  # three tick intervals
+    feed(
+        engine,
+        [lifecycle("started", "far", -10), lifecycle("activity", "far", YEAR), lifecycle("completed", "ended", YEAR)],
+    )
+    feed(
+        engine,
+        [
+            lifecycle("started", "near", -10),
+            lifecycle("activity", "near", reach),
+            lifecycle("completed", "edge", reach),
+        ],
+    )
+    feed(engine, [lifecycle("started", "past", -20), lifecycle("activity", "past", -10)])
+    feed(engine, [tick(0)])
+    times = {x: ((r.last_seen - T0) / 1e6, (r.last_activity - T0) / 1e6) for x, r in engine.records.items()}
+    assert times["far"] == (0, 0) and times["near"] == (reach, reach) and times["past"] == (-10, -10)
+    assert (engine.records["ended"].ended_at, engine.records["edge"].ended_at) == (T0, T0 + reach * 1_000_000)
+    feed(engine, [tick(t) for t in range(5, 3605, 5)])
+    assert "ended" not in engine.records  # its end counted from the first tick, and forgotten after the retention
+
+
+def test_a_clock_stepping_back_moves_every_held_time_back_by_exactly_the_step() -> None:
+    engine = Engine(POLICY)
+    feed(engine, [tick(100), lifecycle("started", X, 100), tick(105)])
+    feed(engine, [tick(55)])  # the ticker's clock stepped back 50 s
+    record = engine.records[X]
+    assert (record.started_at - T0, record.last_seen - T0) == (50_000_000, 50_000_000)
 
 
 def test_a_late_started_from_the_bridge_counts_its_real_age() -> None:
