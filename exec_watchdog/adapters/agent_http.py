@@ -108,7 +108,6 @@ class HttpAgentApi:
         max_concurrency: int = 4,
         breaker: CircuitBreaker | None = None,
         last_error_timeout_s: float = 2.0,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._template = url_template
         self._urls = {name: url.rstrip("/") for name, url in (agent_urls or {}).items()}
@@ -123,7 +122,6 @@ class HttpAgentApi:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(total_timeout_s, connect=connect_timeout_s),
             follow_redirects=False,
-            transport=transport,
         )
 
     # ---- the four calls --------------------------------------------------------------------------
