@@ -7,6 +7,7 @@ import json
 from exec_watchdog.adapters.audit_store import DecisionRow
 from exec_watchdog.adapters.store import OutboxItem
 from exec_watchdog.adapters.trinity_redis import ui_payload
+from exec_watchdog.adapters.trinity_time import trinity_time
 from schemas.outputs import Command, Output, RecoveryEvent
 
 
@@ -46,9 +47,7 @@ def outbox_items(
             if webhook:
                 items.append(OutboxItem(f"webhook/{output.event_id}", partition, "webhook", x, agent, event))
             if redis and output.action in MARKING_ACTIONS:
-                ui = ui_payload(
-                    agent, x, output.action, output.reason, output.decided_at.isoformat().replace("+00:00", "Z")
-                )
+                ui = ui_payload(agent, x, output.action, output.reason, trinity_time(output.decided_at))
                 items.append(OutboxItem(f"slot/{output.event_id}", partition, "release_slot", x, agent, "{}"))
                 items.append(OutboxItem(f"ui/{output.event_id}", partition, "ui_event", x, agent, ui))
     return items

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     Column,
@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from exec_watchdog.adapters.platform import MarkOutcome
+from exec_watchdog.adapters.trinity_time import parse_time, trinity_time
 
 DEFAULT_TIMEOUT_S = 3600.0
 _meta = MetaData()
@@ -64,17 +65,6 @@ class PlatformExecution:
     timeout_s: float
 
 
-def parse_time(text: str | None) -> datetime | None:
-    """Trinity stores ISO 8601 text; a value without an offset is UTC."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class TrinityDatabase:
     def __init__(self, url: str) -> None:
         self.engine = create_engine(url, future=True, pool_pre_ping=True)
@@ -94,7 +84,7 @@ class TrinityDatabase:
                 .values(
                     status="failed",
                     error=error,
-                    completed_at=completed_at.isoformat(),
+                    completed_at=trinity_time(completed_at),
                     duration_ms=duration_ms,
                 )
             ).rowcount

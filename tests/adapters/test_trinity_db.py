@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from exec_watchdog.adapters.trinity_db import TrinityDatabase
+from exec_watchdog.adapters.trinity_time import parse_time, trinity_time
 from tests.services.platform_tables import PlatformTables, platform_tables
 
 ERROR = "Execution completed on agent but status not reported — recovered by watchdog"
@@ -25,7 +27,8 @@ def test_marking_failed_is_one_guarded_update(tables: PlatformTables) -> None:
     db = TrinityDatabase(tables.url)
     assert db.mark_failed_sync("x-1", ERROR, datetime.now(UTC)) == "ok"
     row = tables.row("x-1")
-    assert row["status"] == "failed" and row["error"] == ERROR and row["completed_at"]
+    assert row["status"] == "failed" and row["error"] == ERROR
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", str(row["completed_at"]))  # Trinity's own format
     assert 89_000 <= int(row["duration_ms"]) <= 95_000  # type: ignore[call-overload]
     db.close()
 
@@ -63,3 +66,13 @@ def test_effective_timeout_is_schedule_then_agent_then_3600(tables: PlatformTabl
     [finished] = db.executions(running=False, ids=["finished"])
     assert finished.status == "success" and finished.started_at is not None
     db.close()
+
+
+def test_times_are_written_as_trinity_writes_them_and_compare_as_text() -> None:
+    assert trinity_time(datetime(2026, 12, 2, 0, 47, 12, tzinfo=UTC)) == "2026-12-02T00:47:12.000000Z"
+    plus_two = timezone(timedelta(hours=2))
+    assert trinity_time(datetime(2026, 12, 2, 2, 47, 12, 708513, tzinfo=plus_two)) == "2026-12-02T00:47:12.708513Z"
+    assert trinity_time(datetime(2026, 12, 2, 0, 47, 12)) == "2026-12-02T00:47:12.000000Z"  # naive: UTC
+    earlier, later = datetime(2026, 12, 2, 0, 47, 12, tzinfo=UTC), datetime(2026, 12, 2, 0, 47, 12, 5, tzinfo=UTC)
+    assert trinity_time(earlier) < trinity_time(later)  # Trinity's cut-offs compare the text
+    assert parse_time(trinity_time(later)) == later

@@ -6,12 +6,14 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import redis
 
 from exec_watchdog.adapters.store import Store
+from exec_watchdog.adapters.trinity_time import trinity_time
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from exec_watchdog.demo.webhook_receiver import Receiver
 from exec_watchdog.service.webhook import signature
@@ -97,7 +99,7 @@ async def test_a_recovery_leaves_the_row_failed_the_slot_free_the_ui_told_and_th
         "execution_id": "orphan-1",
         "action": "orphan_recovered",
         "reason": event["reason"],
-        "timestamp": event["decided_at"],
+        "timestamp": trinity_time(datetime.fromisoformat(event["decided_at"])),  # as Trinity writes times
     }
     [(delivered, headers, body)] = receiver.deliveries
     assert delivered == event and receiver.attempts == 3
