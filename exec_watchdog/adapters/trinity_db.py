@@ -30,7 +30,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from exec_watchdog.adapters.platform import MarkOutcome
 from exec_watchdog.adapters.trinity_time import parse_time, trinity_time
 
-DEFAULT_TIMEOUT_S = 3600.0
 _meta = MetaData()
 schedule_executions = Table(
     "schedule_executions",
@@ -62,7 +61,8 @@ class PlatformExecution:
     status: str
     started_at: datetime | None
     completed_at: datetime | None
-    timeout_s: float
+    timeout_s: float | None
+    """Trinity's own limit for it (its schedule's, else its agent's), or None: the watchdog's settings apply."""
 
 
 class TrinityDatabase:
@@ -98,7 +98,7 @@ class TrinityDatabase:
         return "already_finished"
 
     def executions(self, *, running: bool = True, ids: Iterable[str] = ()) -> list[PlatformExecution]:
-        """Running executions, or the rows with these ids, with their effective timeouts."""
+        """Running executions, or the rows with these ids, with the limit Trinity configured for each."""
         e, s, o = schedule_executions.c, agent_schedules.c, agent_ownership.c
         query = select(
             e.id,
@@ -119,10 +119,14 @@ class TrinityDatabase:
             rows = conn.execute(query).all()
         return [
             PlatformExecution(
-                r[0], r[1], r[2], parse_time(r[3]), parse_time(r[4]), float(r[5] or r[6] or DEFAULT_TIMEOUT_S)
+                r[0], r[1], r[2], parse_time(r[3]), parse_time(r[4]), _limit(r[5] or r[6])
             )
             for r in rows
         ]
+
+
+def _limit(seconds: float | None) -> float | None:
+    return None if seconds is None else float(seconds)
 
 
 class TrinityPlatform:

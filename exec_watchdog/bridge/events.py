@@ -1,6 +1,7 @@
 """What the bridge says, as a pure function of what it saw: platform rows and the agents' lists.
 
-- `execution.started` when a running row appears (with its effective `timeout_seconds`);
+- `execution.started` when a running row appears (with `timeout_seconds` when Trinity configured a
+  limit for it, its schedule's else its agent's; without one, the watchdog's settings apply);
 - `execution.heartbeat` while its agent reports it running or queued (recently completed is not
   alive: heartbeating it would hide exactly the orphans the watchdog exists to find);
 - `execution.completed` / `failed` / `cancelled` when a row seen running has left `running`.

@@ -52,7 +52,9 @@ def test_repeating_our_own_mark_is_recognised_not_reported_as_someone_elses(tabl
     db.close()
 
 
-def test_effective_timeout_is_schedule_then_agent_then_3600(tables: PlatformTables) -> None:
+def test_the_limit_is_the_schedules_then_the_agents_else_none_so_the_watchdogs_settings_apply(
+    tables: PlatformTables,
+) -> None:
     tables.schedule("s-fast", "bot", timeout_s=300)
     tables.schedule("s-plain", "bot", timeout_s=None)
     tables.agent("bot", 900)
@@ -62,7 +64,7 @@ def test_effective_timeout_is_schedule_then_agent_then_3600(tables: PlatformTabl
     tables.execution("finished", "bot", status="success")
     db = TrinityDatabase(tables.url)
     running = {e.id: e.timeout_s for e in db.executions()}
-    assert running == {"by-schedule": 300, "by-agent": 900, "by-default": 3600}
+    assert running == {"by-schedule": 300, "by-agent": 900, "by-default": None}
     [finished] = db.executions(running=False, ids=["finished"])
     assert finished.status == "success" and finished.started_at is not None
     db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from exec_watchdog.adapters.agent_api import Known
@@ -62,3 +63,8 @@ def test_ids_are_deterministic_so_a_restarted_bridge_repeats_them() -> None:
     later = bridge_events(set(), Observation(NOW + timedelta(seconds=15), 15, [row("x-1")], [], {"bot": known}))
     assert first[0].event_id == later[0].event_id  # the same start
     assert first[1].event_id != later[1].event_id  # a new heartbeat
+
+
+def test_a_row_without_a_limit_of_trinitys_is_announced_without_one() -> None:
+    [event] = bridge_events(set(), seen([replace(row("x-1"), timeout_s=None)]))
+    assert event.timeout_seconds is None and "timeout_seconds" not in event.model_dump_json(exclude_none=True)
