@@ -61,6 +61,8 @@ class OutboxRow:
     status: str
     outcome: str | None
     observed_at_us: int | None
+    evidence: str | None = None
+    """What the agent still held before the effect was sent (a terminate: its last error, JSON)."""
 
 
 def _now_us() -> int:
@@ -192,6 +194,11 @@ class Store:
                 .values(status="executed", outcome=outcome, observed_at_us=observed_at_us)
             )
 
+    def record_evidence(self, row_id: str, evidence: str) -> None:
+        """Kept with the row before its effect is sent, for `audit` and the failure mark that follows."""
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == row_id).values(evidence=evidence))
+
     def mark_done(self, row_ids: Sequence[str]) -> None:
         if not row_ids:
             return
@@ -223,6 +230,7 @@ def _row(r: Any) -> OutboxRow:
         r.status,
         r.outcome,
         r.observed_at_us,
+        r.evidence,
     )
 
 

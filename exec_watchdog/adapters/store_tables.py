@@ -34,6 +34,7 @@ outbox = Table(
     Column("claimed_by", String(64)),
     Column("created_at_us", BigInteger, nullable=False),
     Column("done_at_us", BigInteger),
+    Column("evidence", Text),
     Index("outbox_work", "group_id", "status", "partition"),
     Index("outbox_execution", "execution_id"),
 )

@@ -118,10 +118,7 @@ class TrinityDatabase:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            PlatformExecution(
-                r[0], r[1], r[2], parse_time(r[3]), parse_time(r[4]), _limit(r[5] or r[6])
-            )
-            for r in rows
+            PlatformExecution(r[0], r[1], r[2], parse_time(r[3]), parse_time(r[4]), _limit(r[5] or r[6])) for r in rows
         ]
 
 

@@ -29,6 +29,7 @@ class Effect(BaseModel):
     status: str
     outcome: str | None
     observed_at: str | None
+    evidence: str | None = None
 
 
 class Timeline(BaseModel):
@@ -65,6 +66,7 @@ def timeline(store: Store, execution_id: str) -> Timeline | None:
             status=o.status,
             outcome=o.outcome,
             observed_at=None if o.observed_at_us is None else iso(o.observed_at_us),
+            evidence=o.evidence,
         )
         for o in store.outbox_rows(execution_id)
         if o.kind != "audit"
@@ -99,6 +101,8 @@ def render(t: Timeline) -> str:
         for f in t.effects:
             outcome = f"{f.outcome} at {f.observed_at}" if f.outcome else f.status
             lines.append(f"  {f.kind:<12} {f.id[:40]:<40} {outcome}")
+            if f.evidence is not None:
+                lines.append(f"  {'':12} the agent's last error before it was sent: {_last_error(f.evidence)}")
     lines += ["", "thresholds in force:"]
     for digest, values in t.policies.items():
         shown = ", ".join(f"{k.upper()}={v}" for k, v in values.items())
@@ -113,3 +117,8 @@ def _describe(o: dict[str, Any]) -> str:
         return f"→ command {o['kind']} ({o['command_id']})"
     text = f"→ recovery {o['action']}: {o['reason']}"
     return text + (f" — error: {o['error']}" if o.get("error") else "")
+
+
+def _last_error(evidence: str) -> str:
+    last = json.loads(evidence)
+    return f"{last.get('error_type') or 'error'}: {last.get('error_message') or ''}"

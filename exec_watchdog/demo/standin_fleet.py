@@ -35,6 +35,8 @@ class StandinAgent:
     max_in_flight: int = 0
     survives_terminates: int = 0
     """Acknowledge this many coming terminates with `terminated` and keep the process running."""
+    errors: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """The last error in a running execution's log buffer (type, message); the buffer goes when it ends."""
 
 
 class StandinFleet:
@@ -205,10 +207,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if x in agent.completed:
                     return self._reply(200, {"status": "already_finished", "returncode": agent.completed[x]})
                 return self._reply(404, {"detail": "Execution not found"})
-            if method == "GET" and call == "last-error":
-                if x in agent.completed and agent.completed[x] != 0:
-                    return self._reply(200, {"error_type": "Terminated", "error_message": "process stopped by SIGINT"})
-                return self._reply(404, {"detail": "Execution not found"})
+            if method == "GET" and call == "last-error":  # like Trinity's: from the buffer of a running one
+                if x not in agent.running:
+                    return self._reply(404, {"detail": "Execution not found"})
+                error_type, message = agent.errors.get(x, (None, None))
+                return self._reply(200, {"error_type": error_type, "error_message": message})
         return self._reply(404, {"detail": "Not Found"})
 
     def _authorized(self, agent_name: str) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
 from typing import Any
 
-from exec_watchdog.adapters.agent_api import AgentApi, Known, Unreachable, enrich_error
+from exec_watchdog.adapters.agent_api import AgentApi, Known, LastError, Unreachable, enrich_error
 from exec_watchdog.adapters.platform import Platform
 from exec_watchdog.adapters.store import OutboxRow, Store
 from exec_watchdog.adapters.trinity_redis import TrinityRedis
@@ -199,8 +199,19 @@ class EffectRunner:
             settled = settled_before_resend(status)
             if settled is not None:
                 return settled
+        await self._keep_last_error(row)
         outcome = await self.agents.terminate(row.agent_name, row.execution_id)
         return await self._confirm_gone(row) if outcome == "ok" else outcome
+
+    async def _keep_last_error(self, row: OutboxRow) -> None:
+        """The agent drops an execution's log buffer when it ends: its last error is read now, before
+        the terminate, and kept with the row (for the failure mark's text and for `audit`)."""
+        if row.evidence is not None:
+            return
+        last = await self.agents.last_error(row.agent_name, row.execution_id)
+        if last is not None:
+            evidence = json.dumps({"error_type": last.error_type, "error_message": last.error_message})
+            await asyncio.to_thread(self.store.record_evidence, row.id, evidence)
 
     async def _confirm_gone(self, row: OutboxRow) -> str:
         """`ok` once the agent's running list no longer holds the execution, `still_running` if it
@@ -219,8 +230,16 @@ class EffectRunner:
     async def _mark_failed(self, row: OutboxRow) -> str:
         error = json.loads(row.payload).get("error") or ""
         if self.platform.wants_error_context:
-            error = enrich_error(error, await self.agents.last_error(row.agent_name, row.execution_id))
+            kept = await asyncio.to_thread(self._kept_last_error, row.execution_id)
+            error = enrich_error(error, kept or await self.agents.last_error(row.agent_name, row.execution_id))
         return await self.platform.mark_failed(row.execution_id, error, from_micros(_now_us()))
+
+    def _kept_last_error(self, execution_id: str) -> LastError | None:
+        kept = [r.evidence for r in self.store.outbox_rows(execution_id) if r.kind == "terminate" and r.evidence]
+        if not kept:
+            return None
+        last = json.loads(kept[-1])
+        return LastError(last["error_type"] or "", last["error_message"])
 
     async def _settle(self, row: OutboxRow, outcome: str, observed_us: int) -> None:
         await asyncio.to_thread(self.store.record_outcome, row.id, outcome, observed_us)

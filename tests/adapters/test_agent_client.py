@@ -47,8 +47,12 @@ async def test_status_and_terminate_follow_the_agent_api(fleet: StandinFleet, cl
     assert await client.status(BOT, "x-2") == "finished"  # ended by itself
     assert await client.terminate(BOT, "x-1") == "already_finished"
     assert await client.terminate(BOT, "never-was") == "not_found"
-    assert await client.last_error(BOT, "x-1") == LastError("Terminated", "process stopped by SIGINT")
+    assert await client.last_error(BOT, "x-1") is None  # ended: the agent dropped its log buffer
     assert await client.last_error(BOT, "never-was") is None
+    fleet.start_execution(BOT, "x-3")
+    assert await client.last_error(BOT, "x-3") is None  # running, nothing went wrong yet
+    fleet.agent(BOT).errors["x-3"] = ("tool_error", "disk full")
+    assert await client.last_error(BOT, "x-3") == LastError("tool_error", "disk full")
 
 
 @pytest.mark.parametrize("mode", ["down", "unauthorized", "garbage", "slow", "redirect"])

@@ -14,6 +14,7 @@ from exec_watchdog.audit.view import render, timeline
 from schemas.log_records import THROUGH_HEADER, LogRecord
 from statemachine import Engine, Policy
 from statemachine.time_notes import time_note
+from statemachine.timestamps import iso
 from tests.events import T0, as_json, lifecycle, lifecycle_json, probe, result, tick
 
 X = "skewed-1"
@@ -101,3 +102,10 @@ AT_CLOCK = "counted at 2026-11-30T00:53:20Z"
 def test_the_note_says_what_counted_and_why(event: object, note: str | None) -> None:
     assert time_note(event, clock=T0, policy=Policy(default_timeout_s=3600, heartbeat_timeout_s=90)) == note  # type: ignore[arg-type]
     assert time_note(event, clock=None, policy=Policy()) is None  # type: ignore[arg-type]  # no clock: nothing to judge by
+
+
+def test_an_old_start_is_noted_with_the_start_its_agents_own_limit_allows() -> None:
+    policy = Policy(agent_timeouts={"slow-bot": 7200})
+    note = time_note(lifecycle("started", "x-1", 0, agent_name="slow-bot"), T0 + 100_000_000_000, policy)
+    counted = iso(T0 + (100_000 - 7200 + 90) * 1_000_000)
+    assert note is not None and note.endswith(f"counted as started at {counted}")
