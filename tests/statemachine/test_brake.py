@@ -123,8 +123,8 @@ def test_a_kill_decided_in_the_very_tick_that_engages_the_brake_is_held_too() ->
     assert [c.execution_id for c in kinds(released, "terminate")] == ["over-time"]
 
 
-def test_a_terminate_that_succeeded_while_the_brake_held_is_marked_once_it_lets_go() -> None:
-    engine = Engine(POLICY.model_copy(update={"auto_terminate": True}))
+def hung_beside_a_fleet(engine: Engine) -> tuple[Command, list[str]]:
+    """A beating execution overdue at 30 s, terminated then; ten others started at 5 s that beat never."""
     engine.apply(tick(0))
     engine.apply(lifecycle("started", "hung", 0, timeout_seconds=10))  # overdue once watched 30 s
     ids = [f"x-{n}" for n in range(10)]
@@ -135,6 +135,12 @@ def test_a_terminate_that_succeeded_while_the_brake_held_is_marked_once_it_lets_
         outputs += engine.apply(lifecycle("heartbeat", "hung", t))
         outputs += engine.apply(tick(t))
     [terminate] = kinds(outputs, "terminate")  # at 30, before the fleet falls silent
+    return terminate, ids
+
+
+def test_a_terminate_that_succeeded_while_the_brake_held_is_marked_once_it_lets_go() -> None:
+    engine = Engine(POLICY.model_copy(update={"auto_terminate": True}))
+    terminate, ids = hung_beside_a_fleet(engine)
     outputs = engine.apply(lifecycle("heartbeat", "hung", 35)) + engine.apply(tick(35))
     assert len(incidents(outputs)) == 1  # the fleet went silent at once: the brake holds
     outputs = engine.apply(result(terminate.command_id, 36, "ok"))
@@ -178,16 +184,7 @@ def test_a_timeout_reached_while_the_brake_holds_is_held_and_terminated_once_it_
 
 def test_a_terminate_retry_that_comes_due_under_the_brake_waits_and_is_sent_with_its_id_after() -> None:
     engine = Engine(POLICY.model_copy(update={"auto_terminate": True, "command_retry_s": 30}))
-    engine.apply(tick(0))
-    engine.apply(lifecycle("started", "hung", 0, timeout_seconds=10))  # overdue once watched 30 s
-    ids = [f"x-{n}" for n in range(10)]
-    outputs: list[object] = []
-    for t in range(5, 35, 5):
-        if t == 5:
-            outputs += [o for x in ids for o in engine.apply(lifecycle("started", x, 5))]
-        outputs += engine.apply(lifecycle("heartbeat", "hung", t))
-        outputs += engine.apply(tick(t))
-    [terminate] = kinds(outputs, "terminate")  # at 30
+    terminate, ids = hung_beside_a_fleet(engine)
     engine.apply(result(terminate.command_id, 31, "failed"))  # retry due at 61
     retries: dict[int, list[Command]] = {}
     for t in range(35, 200, 5):  # the fleet falls silent at 35 and beats again from 100
