@@ -14,6 +14,7 @@ RecoveryAction = Literal[
     "idle_detected",
     "agent_unreachable",
     "incident",
+    "overridden",
     "suspected",
     "cleared",
 ]

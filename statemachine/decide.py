@@ -89,9 +89,11 @@ def _lifecycle(
     if rec is None:
         new = _first_sight(ev, claimed, own_timeout, policy, clock)
         return (None if new is None else new.but(seen_ids=admit(b"", ev.event_id, started=started))), []
-    window = None if rec.state.is_terminal else admit(rec.seen_ids, ev.event_id, started=started)
+    if rec.state.is_terminal:
+        return _after_the_end(rec, ev, claimed, policy, input_id, clock)
+    window = admit(rec.seen_ids, ev.event_id, started=started)
     if window is None:
-        return rec, []  # ended, or a repeated event id: nothing changes, whatever it carries
+        return rec, []  # a repeated event id: nothing changes, whatever it carries
     # `t` is believed or the clock itself, so judging at the later of the two brings no limit closer
     # than three tick intervals, however far ahead a stamp is.
     step = Step(rec, policy, at=t, now=t if clock is None else max(t, clock), input_id=input_id, braked=braked)
@@ -117,6 +119,23 @@ def _lifecycle(
     step.update(last_seen=max(rec.last_seen, t), unreachable=False, probe_attempts=0)
     trigger = "activity" if ev.type == "execution.activity" else "sign_of_life"
     step.fire(trigger, f"{ev.type} at {iso(t)} ({ev.event_id}){_unbelieved(claimed, clock, policy)}")
+    return step.result()
+
+
+def _after_the_end(
+    rec: ExecutionRecord, ev: LifecycleEvent, claimed: int, policy: Policy, input_id: str, clock: int | None
+) -> Decision:
+    """An ended execution ignores lifecycle events but one: the platform recording success for an
+    execution the watchdog marked failed. The platform has the last word; it is said once (`overridden`)."""
+    ours = rec.state is State.FAILED and rec.recovery is not None
+    window = admit(rec.seen_ids, ev.event_id) if ours and ev.type == "execution.completed" else None
+    if window is None:
+        return rec, []
+    t = observed(claimed, clock, policy)
+    step = Step(rec, policy, at=t, now=t, input_id=input_id)
+    step.update(seen_ids=window, state=State.COMPLETED)
+    action = "auto_terminated" if rec.recovery == "timeout" else "orphan_recovered"
+    step.recover("overridden", texts.success_over_failed_reason(t, ev.event_id, action))
     return step.result()
 
 
@@ -205,6 +224,9 @@ def _command_result(
         step.start_mark_failed("timeout", texts.auto_terminate_error(t - rec.started_at, limit))
     elif ev.outcome == "already_finished":
         step.fire("already_finished", f"the platform had already ended it (command {ev.command_id})")
+        if rec.recovery == "timeout":  # the watchdog did terminate it: said, and so is the platform's end
+            step.announce_recovery()
+            step.recover("overridden", texts.ended_before_mark_reason(rec.agent_name, ev.command_id, t))
     else:
         step.fire("marked_failed", f"marked failed on the platform (command {ev.command_id}: {ev.outcome})")
     return step.result()

@@ -125,7 +125,7 @@ class Step:
         elif state.is_terminal:
             self.update(ended_at=self.at, action_kind=None, action_id=None, retry_at=None, next_probe_at=None)
             if trigger == "marked_failed":
-                self._announce_recovery()
+                self.announce_recovery()
 
     # ---- effects -------------------------------------------------------------------------------
 
@@ -181,7 +181,7 @@ class Step:
         cid = self.command("mark_failed")
         self.update(action_kind="mark_failed", action_id=cid, action_attempts=0, retry_at=None)
 
-    def _announce_recovery(self) -> None:
+    def announce_recovery(self) -> None:
         rec = self.rec
         evidence = rec.evidence_at if rec.evidence_at is not None else self.at
         causes = () if rec.cause_id is None else (rec.cause_id,)

@@ -77,3 +77,22 @@ def still_running_reason(agent_name: str, execution_id: str, command_id: str, ob
         f"running list at {iso(observed_at)}: nothing is marked and its capacity slot stays held; "
         "the terminate is retried with the same command id"
     )
+
+
+OVERRIDDEN_BY_SUCCESS = "the platform recorded success at"
+OVERRIDDEN_BEFORE_MARK = "the platform recorded its own end before the watchdog's failure mark"
+"""How the two kinds of `overridden` reasons begin (the metric's `reason` label tells them apart by it)."""
+
+
+def success_over_failed_reason(recorded_at: int, event_id: str, recovery: str) -> str:
+    return (
+        f"{OVERRIDDEN_BY_SUCCESS} {iso(recorded_at)} ({event_id}) over the watchdog's failure mark "
+        f"({recovery}): counted as a false positive"
+    )
+
+
+def ended_before_mark_reason(agent_name: str, command_id: str, at: int) -> str:
+    return (
+        f"{OVERRIDDEN_BEFORE_MARK} (command {command_id} at {iso(at)}), after the watchdog terminated it "
+        f"on agent {agent_name}: the end it recorded stands"
+    )

@@ -4,14 +4,17 @@
   limit for it, its schedule's else its agent's; without one, the watchdog's settings apply);
 - `execution.heartbeat` while its agent reports it running or queued (recently completed is not
   alive: heartbeating it would hide exactly the orphans the watchdog exists to find);
-- `execution.completed` / `failed` / `cancelled` when a row seen running has left `running`.
+- `execution.completed` / `failed` / `cancelled` when a row seen running has left `running`;
+- `execution.completed` again when a row that left `running` as failed later says success (Trinity's
+  success write is unconditional: it can land over the watchdog's failure mark; the watchdog then
+  says `overridden`).
 Event ids are derived from the execution and, for heartbeats, the poll interval they belong to, so
 a restarted bridge repeats ids instead of inventing new ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +45,8 @@ class Observation:
     """Rows seen running last time that are no longer running (missing rows are left out)."""
     agents: Mapping[str, Known]
     """The agents that answered, with what they know."""
+    rewritten: Sequence[PlatformExecution] = ()
+    """Rows that ended as failed earlier and are now ended otherwise."""
 
 
 def bridge_events(previously_running: set[str], seen: Observation) -> list[LifecycleEvent]:
@@ -54,9 +59,16 @@ def bridge_events(previously_running: set[str], seen: Observation) -> list[Lifec
         if known is not None and row.id in known.alive:
             events.append(_event("execution.heartbeat", row, seen.now, None, bucket))
     for row in seen.ended:
-        kind = _TERMINAL.get(row.status.lower(), "execution.completed")
-        events.append(_event(kind, row, row.completed_at or seen.now, None))
+        events.append(_event(ends_as(row.status), row, row.completed_at or seen.now, None))
+    for row in seen.rewritten:
+        if ends_as(row.status) == "execution.completed":
+            events.append(_event("execution.completed", row, row.completed_at or seen.now, None))
     return events
+
+
+def ends_as(status: str) -> str:
+    """The lifecycle event for a platform status that is not `running`."""
+    return _TERMINAL.get(status.lower(), "execution.completed")
 
 
 def _event(

@@ -22,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from exec_watchdog import wiring
 from exec_watchdog.adapters.agent_api import AgentApi, Known
-from exec_watchdog.adapters.trinity_db import TrinityDatabase
-from exec_watchdog.bridge.events import Observation, bridge_events
+from exec_watchdog.adapters.trinity_db import PlatformExecution, TrinityDatabase
+from exec_watchdog.bridge.events import Observation, bridge_events, ends_as
 from exec_watchdog.settings import Settings
 from exec_watchdog.telemetry.logs import configure_logging
 from schemas.inputs import LifecycleEvent
@@ -33,13 +33,18 @@ Send = Callable[[LifecycleEvent], Awaitable[None]]
 
 
 class Bridge:
-    def __init__(self, database: TrinityDatabase, agents: AgentApi, send: Send, interval_s: float) -> None:
+    def __init__(
+        self, database: TrinityDatabase, agents: AgentApi, send: Send, interval_s: float, watch_failed_s: float = 3600
+    ) -> None:
         self.database = database
         self.agents = agents
         self.send = send
         self.interval_s = interval_s
+        self.watch_failed_s = watch_failed_s
         self.running: dict[str, str] = {}
         """Execution id -> agent, as of the last round."""
+        self.failed: dict[str, datetime] = {}
+        """Rows seen leaving `running` as failed, and when: read again until `watch_failed_s` has passed."""
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -61,12 +66,26 @@ class Bridge:
             a: k for a, k in zip(sorted({r.agent_name for r in rows}), answers, strict=True) if isinstance(k, Known)
         }
         valid_rows = [r for r in rows if _valid(r.id, r.agent_name)]
-        observation = Observation(now, self.interval_s, valid_rows, [r for r in ended if r.status != "running"], agents)
+        ended = [r for r in ended if r.status != "running"]
+        rewritten = await self._rewritten(now)
+        observation = Observation(now, self.interval_s, valid_rows, ended, agents, rewritten)
         events = bridge_events(set(self.running), observation)
         for event in events:
             await self.send(event)
         self.running = {r.id: r.agent_name for r in valid_rows}
+        self.failed.update({r.id: now for r in ended if ends_as(r.status) == "execution.failed"})
         return events
+
+    async def _rewritten(self, now: datetime) -> list[PlatformExecution]:
+        """Rows that ended as failed and now say otherwise; each is reported once, then no longer read."""
+        self.failed = {x: at for x, at in self.failed.items() if (now - at).total_seconds() < self.watch_failed_s}
+        if not self.failed:
+            return []
+        rows = await asyncio.to_thread(self.database.executions, running=False, ids=list(self.failed))
+        rewritten = [r for r in rows if ends_as(r.status) != "execution.failed"]
+        for row in rewritten:
+            del self.failed[row.id]
+        return rewritten
 
 
 def _valid(execution_id: str, agent_name: str) -> bool:
@@ -118,7 +137,8 @@ async def _serve(settings: Settings) -> None:
         await producer.send_and_wait(settings.lifecycle_topic, payload, key=event.execution_id.encode())
 
     try:
-        await Bridge(database, agents, send, settings.bridge_interval_s).run(stop)
+        bridge = Bridge(database, agents, send, settings.bridge_interval_s, settings.terminal_retention_s)
+        await bridge.run(stop)
     finally:
         await producer.stop()
         await agents.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from schemas.outputs import Command, Output, RecoveryEvent, Transition
+from statemachine.texts import OVERRIDDEN_BY_SUCCESS
 
 
 class Metrics:
@@ -22,6 +23,12 @@ class Metrics:
             registry=r,
         )
         self.recoveries = Counter("watchdog_recoveries_total", "Recovery events decided", ["action"], registry=r)
+        self.false_positives = Counter(
+            "watchdog_false_positives_total",
+            "Ends the platform recorded over the watchdog's (`overridden`): success_over_failed, ended_before_mark",
+            ["reason"],
+            registry=r,
+        )
         self.dlq = Counter("watchdog_dlq_total", "Input records sent to the dead-letter topic", registry=r)
         self.lag = Gauge(
             "watchdog_consumer_lag",
@@ -52,9 +59,15 @@ class Metrics:
                 self.transitions.labels(output.from_state.value, output.to_state.value).inc()
             elif isinstance(output, RecoveryEvent):
                 self.recoveries.labels(output.action).inc()
+                if output.action == "overridden":
+                    self.false_positives.labels(_override_reason(output.reason)).inc()
 
     def count_command(self, command: Command, outcome: str) -> None:
         self.commands.labels(command.kind, outcome).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _override_reason(reason: str) -> str:
+    return "success_over_failed" if reason.startswith(OVERRIDDEN_BY_SUCCESS) else "ended_before_mark"

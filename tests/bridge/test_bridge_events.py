@@ -68,3 +68,9 @@ def test_ids_are_deterministic_so_a_restarted_bridge_repeats_them() -> None:
 def test_a_row_without_a_limit_of_trinitys_is_announced_without_one() -> None:
     [event] = bridge_events(set(), seen([replace(row("x-1"), timeout_s=None)]))
     assert event.timeout_seconds is None and "timeout_seconds" not in event.model_dump_json(exclude_none=True)
+
+
+def test_a_row_that_ended_failed_and_now_says_success_is_reported_completed() -> None:
+    rewritten = [replace(row("x-1"), status="success"), replace(row("x-2"), status="cancelled")]
+    events = bridge_events(set(), replace(seen([]), rewritten=rewritten))
+    assert kinds(events) == [("execution.completed", "x-1")]  # only a success says the watchdog was wrong

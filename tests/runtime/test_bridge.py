@@ -64,16 +64,30 @@ async def test_bridge_and_run_recover_an_orphan_on_a_trinity_deployment(
                     kafka_bootstrap, settings.recoveries_topic, until=lambda rs: bool(recoveries(rs)), timeout_s=30
                 )
                 assert await wait_for(lambda: platform.row("orphan-1")["status"] == "failed", timeout_s=10)
+                error = platform.row("orphan-1")["error"]
+                platform.set_status("orphan-1", "success")  # a late success write lands over our failure mark
+                records = await read_topic(
+                    kafka_bootstrap,
+                    settings.recoveries_topic,
+                    until=lambda rs: bool(recoveries(rs, "overridden")),
+                    timeout_s=30,
+                )
                 # Watched long enough for a false recovery of the others to show, then read to the end.
                 assert await watched_for(service, 2.0)
                 records = await read_to_end(kafka_bootstrap, settings.recoveries_topic)
+                counted = service.metrics.exposition().decode()
             finally:
                 stop.set()
                 await bridge
                 await agents.aclose()
                 database_reader.close()
-        assert [(e["action"], e["execution_id"]) for e in recoveries(records)] == [("orphan_recovered", "orphan-1")]
-        assert platform.row("orphan-1")["error"] == ORPHAN_ERROR
+        assert [(e["action"], e["execution_id"]) for e in recoveries(records)] == [
+            ("orphan_recovered", "orphan-1"),
+            ("overridden", "orphan-1"),
+        ]
+        assert error == ORPHAN_ERROR
+        assert recoveries(records, "overridden")[0]["reason"].startswith("the platform recorded success at")
+        assert 'watchdog_false_positives_total{reason="success_over_failed"} 1.0' in counted
         assert platform.row("healthy-1")["status"] == "running" and platform.row("done-1")["status"] == "success"
         assert ("execution.completed", "done-1") in [(e.type, e.execution_id) for e in sent]
         assert fleet.terminates == {}

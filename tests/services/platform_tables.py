@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from exec_watchdog.adapters.trinity_time import trinity_time
 from tests.services.postgres import fresh_schema
 
 DDL = [
@@ -52,7 +53,7 @@ class PlatformTables:
         age_s: float = 120,
         schedule_id: str = "none",
     ) -> None:
-        started = (datetime.now(UTC) - timedelta(seconds=age_s)).isoformat()
+        started = trinity_time(datetime.now(UTC) - timedelta(seconds=age_s))  # as Trinity writes times
         self._run(
             "INSERT INTO schedule_executions (id, schedule_id, agent_name, status, started_at, message, triggered_by)"
             " VALUES (:i, :s, :a, :st, :t, 'do it', 'schedule')",
@@ -67,7 +68,7 @@ class PlatformTables:
         self._run(
             "UPDATE schedule_executions SET status = :s, completed_at = :c WHERE id = :i",
             s=status,
-            c=datetime.now(UTC).isoformat(),
+            c=trinity_time(datetime.now(UTC)),
             i=execution_id,
         )
 

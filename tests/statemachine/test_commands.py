@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from schemas import State
 from statemachine import Engine, Policy
 from statemachine.texts import ORPHAN_ERROR
 from tests.events import AGENT, at, lifecycle, probe, result, tick
@@ -15,6 +16,7 @@ from tests.statemachine.decisions import (
     feed,
     heartbeats,
     recoveries,
+    state,
     ticks,
     transitions,
 )
@@ -124,3 +126,35 @@ def test_a_mark_after_a_retried_terminate_starts_its_own_attempts_and_backoff() 
     assert mark.attempt == 0 and mark.error is not None and terminate.error is None
     outputs = feed(engine, [result(mark.command_id, 1302, "failed"), *ticks(1305, 1335)])
     assert [c.at for c in commands(outputs, "mark_failed")] == [at_time(1335)]  # after COMMAND_RETRY_S, not 4x
+
+
+def test_success_recorded_over_the_watchdogs_failure_mark_is_said_once_as_overridden() -> None:
+    engine = Engine(Policy())
+    feed(engine, [lifecycle("started", X, 0), tick(95)])
+    [mark] = commands(feed(engine, [probe(X, 96, "not_found")]))
+    feed(engine, [result(mark.command_id, 97, "ok")])
+    outputs = feed(engine, [lifecycle("completed", X, 100)])  # Trinity's success write is unconditional
+    [event] = recoveries(outputs)
+    assert (event.action, event.state, event.error) == ("overridden", State.COMPLETED, None)
+    assert event.reason.startswith(f"the platform recorded success at {at(100)}")
+    assert "(orphan_recovered): counted as a false positive" in event.reason
+    assert transitions(outputs) == [] and state(engine) is State.COMPLETED
+    assert feed(engine, [lifecycle("completed", X, 101), lifecycle("completed", X, 102, event_id="other")]) == []
+
+
+def test_an_end_the_platform_recorded_itself_is_no_override() -> None:
+    engine = Engine(Policy())
+    feed(engine, [lifecycle("started", X, 0), lifecycle("failed", X, 10)])
+    assert feed(engine, [lifecycle("completed", X, 20)]) == []
+
+
+def test_a_terminated_execution_whose_end_the_platform_wrote_first_is_announced_terminated_and_overridden() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True))
+    [terminate] = commands(alive_without_activity(engine, 1200, timeout_seconds=600))
+    [mark] = commands(feed(engine, [result(terminate.command_id, 1201, "ok")]), "mark_failed")
+    outputs = feed(engine, [result(mark.command_id, 1202, "already_finished")])  # `cancelled` came first
+    assert transitions(outputs) == [("idle", "completed")]
+    terminated, overridden = recoveries(outputs)
+    assert (terminated.action, terminated.error) == ("auto_terminated", None)  # not marked: no error text
+    assert terminated.reason.startswith("ran 1201s, over its timeout of 600s; terminated on agent")
+    assert overridden.action == "overridden" and "recorded its own end before" in overridden.reason

@@ -86,5 +86,5 @@ def test_every_edge_of_the_state_graph_and_every_recovery_action_has_a_golden_hi
                 actions.add(output["action"])
         assert (GOLDEN / f"{case}.env.json").exists(), f"{case}: its settings belong beside it"
     assert edges - seen == set()
-    decided = {"orphan_recovered", "auto_terminated", "idle_detected", "agent_unreachable", "incident"}
+    decided = {"orphan_recovered", "auto_terminated", "idle_detected", "agent_unreachable", "incident", "overridden"}
     assert decided - actions == set()
