@@ -240,7 +240,7 @@ class HttpAgentApi:
         for attempt in range(1, retries + 1):
             if not _worth_retrying(outcome):
                 break
-            await asyncio.sleep(retry_delay_s(self._retry_base_s, attempt, random.uniform(0.5, 1.5)))
+            await asyncio.sleep(retry_delay_s(self._retry_base_s, attempt, random.random()))
             outcome = await self._once(agent_name, method, url, total_s or self._total_s)
         ok = isinstance(outcome, _Answer) and (outcome.status_code < 500 and outcome.status_code != 401)
         self._breaker.record(agent_name, ok)
@@ -265,10 +265,10 @@ class HttpAgentApi:
                 return Unreachable(type(error).__name__)  # the type only: messages can carry the URL
 
 
-def retry_delay_s(base_s: float, attempt: int, jitter: float) -> float:
-    """The pause before retry number `attempt` (1, 2, ...): `base_s` doubled each time, times `jitter`
-    (drawn in 0.5..1.5, so agents retried together spread out)."""
-    return base_s * 2.0 ** (attempt - 1) * jitter
+def retry_delay_s(base_s: float, attempt: int, draw: float) -> float:
+    """The pause before retry number `attempt` (1, 2, ...): `base_s` doubled each time, times a jitter
+    of 0.5 to 1.5 (`draw` in [0, 1)), so agents retried together spread out."""
+    return base_s * 2.0 ** (attempt - 1) * (0.5 + draw)
 
 
 def _worth_retrying(outcome: _Answer | Unreachable) -> bool:

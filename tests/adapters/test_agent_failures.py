@@ -18,6 +18,7 @@ from exec_watchdog.adapters.agent_api import Known, LastError, Unreachable
 from exec_watchdog.adapters.agent_http import MAX_REPLY_BYTES, HttpAgentApi, retry_delay_s
 from exec_watchdog.adapters.circuit_breaker import CircuitBreaker
 from exec_watchdog.demo.local_broker import free_port
+from exec_watchdog.demo.standin_fleet import StandinFleet
 from tests.services.hostile_agents import HANG, ScriptedAgent, reply, scripted
 
 BOT = "research-bot"
@@ -118,9 +119,41 @@ async def test_a_read_is_retried_after_a_dropped_connection_and_after_a_503() ->
         assert isinstance(answer, Known) and len(agent.paths) == 3
 
 
-def test_retries_back_off_doubling_from_the_base_with_the_jitter_given() -> None:
-    assert [retry_delay_s(0.25, attempt, 1.0) for attempt in (1, 2, 3)] == [0.25, 0.5, 1.0]
-    assert (retry_delay_s(0.25, 2, 0.5), retry_delay_s(0.25, 2, 1.5)) == (0.25, 0.75)
+def test_retries_back_off_doubling_from_the_base_with_a_jitter_of_half_to_one_and_a_half() -> None:
+    assert [retry_delay_s(0.25, attempt, 0.5) for attempt in (1, 2, 3)] == [0.25, 0.5, 1.0]
+    assert (retry_delay_s(0.25, 2, 0.0), retry_delay_s(0.25, 2, 1.0)) == (0.25, 0.75)
+
+
+async def test_by_default_a_read_is_retried_within_half_a_second() -> None:
+    with scripted(reply("503 Service Unavailable"), ok(RUNNING)) as agent:
+        started = time.monotonic()
+        answer = await ask(HttpAgentApi(agent.url_template + "/{agent_name}"), known)
+        assert isinstance(answer, Known) and time.monotonic() - started < 0.6  # 0.25 s x 0.5..1.5
+
+
+async def test_a_retry_that_hangs_ends_at_the_total_deadline_too() -> None:
+    with scripted(reply("503 Service Unavailable"), HANG) as agent:
+        answer = await ask(client(agent, read_retries=1, retry_base_s=0.01, total_timeout_s=0.3), known)
+        assert answer == Unreachable("no whole reply within 0.3 s") and len(agent.paths) == 2
+
+
+async def test_a_retry_carries_the_agents_own_token() -> None:
+    fleet = StandinFleet(auth_secret="s3cret")
+    fleet.start()
+    fleet.fail_next(BOT, 1)
+    api = HttpAgentApi(fleet.url_template, auth_secret="s3cret", read_retries=1, retry_base_s=0.01)
+    try:
+        assert isinstance(await api.known_executions(BOT), Known)  # 503, then the answer
+    finally:
+        await api.aclose()
+        fleet.stop()
+
+
+async def test_by_default_last_error_waits_two_seconds_at_most() -> None:
+    with scripted(HANG) as agent:
+        started = time.monotonic()
+        assert await ask(HttpAgentApi(agent.url_template + "/{agent_name}"), last_error) is None
+        assert 1.9 < time.monotonic() - started < 2.6
 
 
 async def test_the_trial_through_an_open_circuit_is_one_request_without_retries() -> None:
@@ -195,3 +228,5 @@ def test_an_agents_own_url_and_the_template_may_end_with_a_slash() -> None:
     api = HttpAgentApi("http://agents.internal/{agent_name}/", agent_urls={"special": "http://10.0.0.9/BOX/"})
     assert api.url("special", "/api/executions/running") == "http://10.0.0.9/BOX/api/executions/running"
     assert api.url(BOT, "/api/executions/running") == f"http://agents.internal/{BOT}/api/executions/running"
+    by_host = HttpAgentApi("http://{agent_name}.agents.internal/BOX/")
+    assert by_host.url(BOT, "/api/executions/running") == f"http://{BOT}.agents.internal/BOX/api/executions/running"
