@@ -78,8 +78,13 @@ def test_an_older_schema_version_is_upcast_before_validation(monkeypatch: pytest
 
 
 def test_json_schemas_are_written_for_every_event(tmp_path: Path) -> None:
-    written = write_schemas(tmp_path)
+    written = write_schemas(tmp_path / "a" / "b")  # the folder is made, with its parents
     assert sorted(p.name for p in written) == sorted(SCHEMA_FILES)
+    for path in written:  # stable text: two-space indents, sorted keys, one newline at the end
+        text = path.read_text()
+        assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+        assert json.loads(text)["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    tmp_path = tmp_path / "a" / "b"
     lifecycle = json.loads((tmp_path / "lifecycle-event.schema.json").read_text())
     assert lifecycle["properties"]["agent_name"]["pattern"] == "^[a-z0-9][a-z0-9-]{0,62}$"
     transition = json.loads((tmp_path / "transition.schema.json").read_text())

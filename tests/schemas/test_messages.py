@@ -1,0 +1,75 @@
+"""What a rejected record is told (the DLQ's `error`), how older versions climb, and the `through` header."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import pytest
+from pydantic import BaseModel, TypeAdapter
+
+from schemas.log_records import THROUGH_HEADER, LogRecord, through_of
+from schemas.parsing import InputParser, InvalidInput, parse_input
+
+TICK = {"schema_version": 1, "type": "watchdog.tick", "now": "2026-11-28T21:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ("{not json", "record: Invalid JSON: key must be a string at line 1 column 2"),
+        ("[1]", "record: Input should be an object"),
+        ('{"schema_version": 1}', "type: Unable to extract tag using discriminator 'type'"),
+        ('{"schema_version": 1, "type": "watchdog.nothing"}', "type: Input tag 'watchdog.nothing' found using"),
+        (json.dumps({**TICK, "now": "yesterday"}), "now: Value error, must be an RFC 3339 timestamp"),
+        (json.dumps({**TICK, "schema_version": 99}), "schema_version: 99 is not supported; this build reads"),
+        (
+            json.dumps({**TICK, "type": "execution.heartbeat", "event_id": "e", "execution_id": "a/b"}),
+            "execution_id: String should match pattern",
+        ),
+    ],
+)
+def test_a_rejected_record_is_told_which_field_and_why(data: str, said: str) -> None:
+    with pytest.raises(InvalidInput) as rejected:
+        parse_input(data)
+    assert str(rejected.value).startswith(said)
+
+
+def test_every_bad_field_is_named_once_in_one_line() -> None:
+    bad = {**TICK, "type": "execution.started", "event_id": "e", "execution_id": "a/b", "agent_name": "X"}
+    bad["occurred_at"] = bad.pop("now")
+    with pytest.raises(InvalidInput) as rejected:
+        parse_input(json.dumps(bad))
+    fields = [part.split(":")[0] for part in str(rejected.value).split("; ")]
+    assert fields == ["execution_id", "agent_name"]
+
+
+class _V3(BaseModel):
+    schema_version: Literal[3]
+    name: str
+
+
+def test_a_record_two_versions_old_climbs_one_version_at_a_time() -> None:
+    def v1(obj: dict[str, Any]) -> dict[str, Any]:
+        return {**obj, "schema_version": 2, "title": obj.pop("label")}
+
+    def v2(obj: dict[str, Any]) -> dict[str, Any]:
+        return {**obj, "schema_version": 3, "name": obj.pop("title")}
+
+    parser = InputParser(TypeAdapter(_V3), 3, {1: v1, 2: v2})
+    assert parser.parse('{"schema_version": 1, "label": "x"}') == _V3(schema_version=3, name="x")
+    assert parser.parse('{"schema_version": 2, "title": "y"}') == _V3(schema_version=3, name="y")
+    with pytest.raises(InvalidInput, match="schema_version: 4 is not supported"):
+        parser.parse('{"schema_version": 4, "name": "z"}')
+    with pytest.raises(InvalidInput, match="schema_version"):
+        parser.parse('{"schema_version": true, "name": "z"}')  # a bool is no version
+
+
+@pytest.mark.parametrize(
+    ("headers", "through"),
+    [((), 0), (((THROUGH_HEADER, b"42"),), 42), (((THROUGH_HEADER, b"-5"),), 0), (((THROUGH_HEADER, b"x"),), 0)],
+)
+def test_a_control_record_vouches_for_its_through_offset_and_never_below_zero(
+    headers: tuple[tuple[str, bytes], ...], through: int
+) -> None:
+    assert through_of(LogRecord(0, None, b"{}", headers)) == through
