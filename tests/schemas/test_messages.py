@@ -73,3 +73,12 @@ def test_a_control_record_vouches_for_its_through_offset_and_never_below_zero(
     headers: tuple[tuple[str, bytes], ...], through: int
 ) -> None:
     assert through_of(LogRecord(0, None, b"{}", headers)) == through
+
+
+def test_attributes_may_take_exactly_eight_kibibytes_serialized_and_not_a_byte_more() -> None:
+    event = {**TICK, "type": "execution.heartbeat", "event_id": "e", "execution_id": "x-1", "agent_name": "bot"}
+    event["occurred_at"] = event.pop("now")
+    parse_input(json.dumps({**event, "attributes": {"k": "x" * 8184}}))  # {"k":"…"}: 8,192 bytes
+    with pytest.raises(InvalidInput) as rejected:
+        parse_input(json.dumps({**event, "attributes": {"k": "x" * 8185}}))
+    assert "attributes: Value error, is 8193 bytes serialized; at most 8192 are allowed" in str(rejected.value)
