@@ -293,3 +293,31 @@ def test_an_agents_incident_holds_while_its_executions_are_suspect_and_ends_when
         engine.apply(lifecycle("heartbeat", x, 36, agent_name="q-bot"))
     [over] = incidents(engine.apply(tick(40)))
     assert over.reason.startswith("incident over") and over.execution_id == incident.execution_id
+
+
+def test_a_failure_mark_decided_by_the_very_answer_that_engages_the_brake_is_held() -> None:
+    engine = Engine(POLICY)
+    steady, late, quiet = fleet(engine, 11, prefix="s"), fleet(engine, 1, prefix="late"), fleet(engine, 4, prefix="q")
+    for t in range(5, 201, 5):
+        for x in steady + (quiet if t < 150 else []):  # four fall silent at 145: suspected at 175
+            engine.apply(lifecycle("heartbeat", x, t))
+        engine.apply(tick(t))  # late-0 is suspected at 30 and its agent does not answer
+    outputs = engine.apply(probe(late[0], 201, "not_found"))  # the fifth suspect within the window
+    [incident] = incidents(outputs)
+    assert "5 executions of 16 tracked" in incident.reason
+    assert kinds(outputs, "mark_failed") == [] and engine.records[late[0]].held
+
+
+def test_executions_cleared_by_their_recheck_count_again_when_they_fall_silent_again() -> None:
+    engine = Engine(POLICY)
+    ids = fleet(engine, 20)
+    engine.apply(tick(31))
+    for x in ids:
+        engine.apply(probe(x, 32, "not_found"))  # held
+    released = [o for t in range(35, 160, 5) for o in engine.apply(tick(t))]
+    assert incidents(released)[-1].reason.startswith("incident over")
+    for x in ids:
+        engine.apply(probe(x, 161, "running"))  # the recheck finds them alive: no new spike
+    again = [o for t in range(165, 200, 5) for o in engine.apply(tick(t))]  # silent again from 161
+    [incident] = incidents(again)
+    assert "20 executions of 20 tracked" in incident.reason
