@@ -127,13 +127,11 @@ def _after_the_end(
 ) -> Decision:
     """An ended execution ignores lifecycle events but one: the platform recording success for an
     execution the watchdog marked failed. The platform has the last word; it is said once (`overridden`)."""
-    ours = rec.state is State.FAILED and rec.recovery is not None
-    window = admit(rec.seen_ids, ev.event_id) if ours and ev.type == "execution.completed" else None
-    if window is None:
-        return rec, []
+    if rec.state is not State.FAILED or rec.recovery is None or ev.type != "execution.completed":
+        return rec, []  # (once said, the execution is `completed`: a repeat finds nothing to say)
     t = observed(claimed, clock, policy)
     step = Step(rec, policy, at=t, now=t, input_id=input_id)
-    step.update(seen_ids=window, state=State.COMPLETED)
+    step.update(state=State.COMPLETED)
     action = "auto_terminated" if rec.recovery == "timeout" else "orphan_recovered"
     step.recover("overridden", texts.success_over_failed_reason(t, ev.event_id, action))
     return step.result()

@@ -158,3 +158,13 @@ def test_a_terminated_execution_whose_end_the_platform_wrote_first_is_announced_
     assert (terminated.action, terminated.error) == ("auto_terminated", None)  # not marked: no error text
     assert terminated.reason.startswith("ran 1201s, over its timeout of 600s; terminated on agent")
     assert overridden.action == "overridden" and "recorded its own end before" in overridden.reason
+
+
+def test_success_over_an_auto_termination_names_it_and_counts_at_the_watchdogs_time() -> None:
+    engine = Engine(Policy(idle_after_s=10**6, auto_terminate=True))
+    [terminate] = commands(alive_without_activity(engine, 1200, timeout_seconds=600))
+    [mark] = commands(feed(engine, [result(terminate.command_id, 1201, "ok")]), "mark_failed")
+    feed(engine, [result(mark.command_id, 1202, "ok")])
+    [event] = recoveries(feed(engine, [lifecycle("completed", X, 1200 + 3600)]))  # stamped an hour ahead
+    assert event.action == "overridden" and "(auto_terminated): counted as a false positive" in event.reason
+    assert event.decided_at == at_time(1200)  # the last tick's time, not the claim
