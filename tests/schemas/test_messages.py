@@ -8,8 +8,9 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
+from schemas.fields import EARLIEST_YEAR, LATEST_YEAR
 from schemas.log_records import THROUGH_HEADER, LogRecord, through_of
-from schemas.parsing import InputParser, InvalidInput, parse_input
+from schemas.parsing import MAX_RECORD_BYTES, InputParser, InvalidInput, parse_input
 
 TICK = {"schema_version": 1, "type": "watchdog.tick", "now": "2026-11-28T21:00:00Z"}
 
@@ -82,3 +83,30 @@ def test_attributes_may_take_exactly_eight_kibibytes_serialized_and_not_a_byte_m
     with pytest.raises(InvalidInput) as rejected:
         parse_input(json.dumps({**event, "attributes": {"k": "x" * 8185}}))
     assert "attributes: Value error, is 8193 bytes serialized; at most 8192 are allowed" in str(rejected.value)
+
+
+def test_an_oversized_or_too_deeply_nested_record_is_told_so() -> None:
+    with pytest.raises(InvalidInput) as oversized:
+        parse_input(b" " * (MAX_RECORD_BYTES + 1))
+    assert str(oversized.value) == f"record is {MAX_RECORD_BYTES + 1} bytes; at most {MAX_RECORD_BYTES} are allowed"
+    with pytest.raises(InvalidInput) as deep:
+        parse_input("[" * 5000 + "]" * 5000)  # within the size limit
+    assert str(deep.value) == "record: nested too deeply"
+
+
+def test_a_record_upcast_and_still_invalid_is_told_what_is_wrong_after_the_upcast() -> None:
+    parser = InputParser(TypeAdapter(_V3), 3, {2: lambda obj: {**obj, "schema_version": 3}})
+    with pytest.raises(InvalidInput) as rejected:
+        parser.parse('{"schema_version": 2, "nom": "x"}')
+    assert str(rejected.value) == "name: Field required"
+
+
+@pytest.mark.parametrize(("year", "taken"), [(EARLIEST_YEAR, True), (EARLIEST_YEAR - 1, False), (LATEST_YEAR, True)])
+def test_a_timestamp_must_lie_within_the_plausible_years(year: int, taken: bool) -> None:
+    tick = json.dumps({**TICK, "now": f"{year:04d}-06-01T00:00:00Z"})
+    if taken:
+        parse_input(tick)
+        return
+    with pytest.raises(InvalidInput) as rejected:
+        parse_input(tick)
+    assert f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR} (UTC)" in str(rejected.value)

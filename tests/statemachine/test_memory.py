@@ -83,3 +83,10 @@ def test_a_watchdog_restored_from_a_snapshot_after_an_outage_does_not_count_the_
     restored = snapshots.decode(snapshots.encode(engine), engine.policy)
     outputs = feed(restored, [tick(660), lifecycle("heartbeat", X, 661), *ticks(665, 700)])  # ten minutes away
     assert commands(outputs) == [] and restored.records[X].state is State.RUNNING
+
+
+def test_an_end_forgotten_before_its_old_deadline_leaves_nothing_behind_when_that_deadline_comes() -> None:
+    engine = Engine(Policy(terminal_retention_s=60))
+    feed(engine, [tick(0), lifecycle("started", X, 0), lifecycle("completed", X, 10)])  # its silence was due at 90
+    feed(engine, ticks(5, 120))  # forgotten at 70; the deadline armed for 90 finds nothing
+    assert X not in engine.records
