@@ -101,6 +101,14 @@ def test_a_record_upcast_and_still_invalid_is_told_what_is_wrong_after_the_upcas
     assert str(rejected.value) == "name: Field required"
 
 
+def test_a_timestamp_past_the_last_representable_day_in_utc_is_refused_not_raised() -> None:
+    with pytest.raises(InvalidInput) as rejected:
+        parse_input(json.dumps({**TICK, "now": "9999-12-31T23:59:59-12:00"}))
+    assert (
+        str(rejected.value) == f"now: Value error, must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR} (UTC)"
+    )
+
+
 @pytest.mark.parametrize(("year", "taken"), [(EARLIEST_YEAR, True), (EARLIEST_YEAR - 1, False), (LATEST_YEAR, True)])
 def test_a_timestamp_must_lie_within_the_plausible_years(year: int, taken: bool) -> None:
     tick = json.dumps({**TICK, "now": f"{year:04d}-06-01T00:00:00Z"})
