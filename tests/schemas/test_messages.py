@@ -118,3 +118,15 @@ def test_a_timestamp_must_lie_within_the_plausible_years(year: int, taken: bool)
     with pytest.raises(InvalidInput) as rejected:
         parse_input(tick)
     assert f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR} (UTC)" in str(rejected.value)
+
+
+def test_a_record_of_exactly_the_size_limit_is_read() -> None:
+    tick = json.dumps(TICK)
+    assert parse_input(tick + " " * (MAX_RECORD_BYTES - len(tick))).type == "watchdog.tick"
+
+
+def test_a_parser_names_its_own_version_when_an_upcast_falls_short() -> None:
+    parser = InputParser(TypeAdapter(_V3), 3, {1: lambda obj: {**obj, "schema_version": 2}, 2: lambda obj: obj})
+    with pytest.raises(InvalidInput) as rejected:
+        parser.parse('{"schema_version": 1, "name": "x"}')
+    assert str(rejected.value) == "schema_version: 2 is not supported; this build reads schema_version 3"

@@ -321,3 +321,17 @@ def test_executions_cleared_by_their_recheck_count_again_when_they_fall_silent_a
     again = [o for t in range(165, 200, 5) for o in engine.apply(tick(t))]  # silent again from 161
     [incident] = incidents(again)
     assert "20 executions of 20 tracked" in incident.reason
+
+
+def test_silences_in_the_very_tick_the_brake_lets_go_are_a_new_spike() -> None:
+    engine = Engine(POLICY)
+    ids = fleet(engine, 20)
+    engine.apply(tick(31))
+    for x in ids:
+        engine.apply(probe(x, 32, "not_found"))  # held until the spike leaves the window at 152.5
+    for t in [*range(35, 155, 5), 152]:
+        engine.apply(tick(t))
+    for n in range(10):
+        engine.apply(lifecycle("started", f"n-{n}", 122.5))  # silent from 152.5 on
+    over, again = incidents(engine.apply(tick(152.5)))
+    assert over.reason.startswith("incident over") and "10 executions of 30 tracked" in again.reason
