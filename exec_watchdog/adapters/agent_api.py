@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -44,6 +45,15 @@ class Unreachable:
 class LastError:
     error_type: str
     error_message: str
+
+    def to_json(self) -> str:
+        """The form kept with an outbox row as evidence (`from_json` reads it back)."""
+        return json.dumps({"error_type": self.error_type, "error_message": self.error_message})
+
+    @classmethod
+    def from_json(cls, text: str) -> LastError:
+        kept = json.loads(text)
+        return cls(kept.get("error_type") or "", kept.get("error_message") or "")
 
 
 class AgentApi(Protocol):

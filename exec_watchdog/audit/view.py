@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from exec_watchdog.adapters.agent_api import LastError
 from exec_watchdog.adapters.store import Store
 from statemachine.timestamps import iso
 
@@ -102,7 +103,9 @@ def render(t: Timeline) -> str:
             outcome = f"{f.outcome} at {f.observed_at}" if f.outcome else f.status
             lines.append(f"  {f.kind:<12} {f.id[:40]:<40} {outcome}")
             if f.evidence is not None:
-                lines.append(f"  {'':12} the agent's last error before it was sent: {_last_error(f.evidence)}")
+                last = LastError.from_json(f.evidence)
+                said = f"{last.error_type or 'error'}: {last.error_message}"
+                lines.append(f"  {'':12} the agent's last error before it was sent: {said}")
     lines += ["", "thresholds in force:"]
     for digest, values in t.policies.items():
         shown = ", ".join(f"{k.upper()}={v}" for k, v in values.items())
@@ -117,8 +120,3 @@ def _describe(o: dict[str, Any]) -> str:
         return f"→ command {o['kind']} ({o['command_id']})"
     text = f"→ recovery {o['action']}: {o['reason']}"
     return text + (f" — error: {o['error']}" if o.get("error") else "")
-
-
-def _last_error(evidence: str) -> str:
-    last = json.loads(evidence)
-    return f"{last.get('error_type') or 'error'}: {last.get('error_message') or ''}"

@@ -210,8 +210,7 @@ class EffectRunner:
             return
         last = await self.agents.last_error(row.agent_name, row.execution_id)
         if last is not None:
-            evidence = json.dumps({"error_type": last.error_type, "error_message": last.error_message})
-            await asyncio.to_thread(self.store.record_evidence, row.id, evidence)
+            await asyncio.to_thread(self.store.record_evidence, row.id, last.to_json())
 
     async def _confirm_gone(self, row: OutboxRow) -> str:
         """`ok` once the agent's running list no longer holds the execution, `still_running` if it
@@ -236,10 +235,7 @@ class EffectRunner:
 
     def _kept_last_error(self, execution_id: str) -> LastError | None:
         kept = [r.evidence for r in self.store.outbox_rows(execution_id) if r.kind == "terminate" and r.evidence]
-        if not kept:
-            return None
-        last = json.loads(kept[-1])
-        return LastError(last["error_type"] or "", last["error_message"])
+        return LastError.from_json(kept[-1]) if kept else None
 
     async def _settle(self, row: OutboxRow, outcome: str, observed_us: int) -> None:
         await asyncio.to_thread(self.store.record_outcome, row.id, outcome, observed_us)
