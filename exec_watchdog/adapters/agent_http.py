@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
 from exec_watchdog.adapters.agent_api import (
+    MAX_ERROR_CHARS,
     Known,
     LastError,
     StatusOutcome,
@@ -189,7 +190,8 @@ class HttpAgentApi:
             return None
         if not reply.error_message:
             return None
-        return LastError(reply.error_type or "", reply.error_message)
+        # An agent's words are kept (outbox, audit, the platform's error): at most Trinity's own limit.
+        return LastError((reply.error_type or "")[:MAX_ERROR_CHARS], reply.error_message[:MAX_ERROR_CHARS])
 
     async def aclose(self) -> None:
         await self._client.aclose()

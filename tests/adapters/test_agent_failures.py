@@ -180,6 +180,8 @@ async def test_last_error_is_one_quick_request_and_its_type_may_be_missing() -> 
         assert len(agent.paths) == 1
     with scripted(ok({"error_message": "boom"})) as agent:
         assert await ask(client(agent), last_error) == LastError("", "boom")
+    with scripted(ok({"error_type": "t" * 1_000_000, "error_message": "m" * 1_000_000})) as agent:
+        assert await ask(client(agent), last_error) == LastError("t" * 2000, "m" * 2000)  # kept: Trinity's limit
 
 
 def last_error(api: HttpAgentApi) -> Awaitable[Any]:
