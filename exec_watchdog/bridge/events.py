@@ -60,8 +60,8 @@ def bridge_events(previously_running: set[str], seen: Observation) -> list[Lifec
             events.append(_event("execution.heartbeat", row, seen.now, None, bucket))
     for row in seen.ended:
         events.append(_event(ends_as(row.status), row, row.completed_at or seen.now, None))
-    for row in seen.rewritten:
-        if ends_as(row.status) == "execution.completed":
+    for row in seen.rewritten:  # only a status that says success: not one merely unknown, nor `running`
+        if _TERMINAL.get(row.status.lower()) == "execution.completed":
             events.append(_event("execution.completed", row, row.completed_at or seen.now, None))
     return events
 

@@ -71,6 +71,7 @@ def test_a_row_without_a_limit_of_trinitys_is_announced_without_one() -> None:
 
 
 def test_a_row_that_ended_failed_and_now_says_success_is_reported_completed() -> None:
-    rewritten = [replace(row("x-1"), status="success"), replace(row("x-2"), status="cancelled")]
+    statuses = {"x-1": "success", "x-2": "cancelled", "x-3": "running", "x-4": "queued"}
+    rewritten = [replace(row(x), status=status) for x, status in statuses.items()]
     events = bridge_events(set(), replace(seen([]), rewritten=rewritten))
     assert kinds(events) == [("execution.completed", "x-1")]  # only a success says the watchdog was wrong
