@@ -7,29 +7,30 @@ fails naming each surviving mutant. The full run is `PROPERTY_SCALE=0.1 mutmut r
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = "exec_watchdog/service/effect_outcomes.py"
 TESTS = "tests/service"
-CONFIG = f"""[tool.mutmut]
-source_paths = ["statemachine/", "schemas/", "exec_watchdog/"]
-only_mutate = ["{MODULE}"]
-also_copy = ["consumers/", "producers/", "bench/", "README.md", "docs/"]
-pytest_add_cli_args_test_selection = ["{TESTS}"]
-pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]
-"""
 
 
 def narrowed(pyproject: str) -> str:
-    """The project's pyproject.toml with its [tool.mutmut] table replaced by the smoke one."""
+    """The project's pyproject.toml with its [tool.mutmut] table narrowed to MODULE and TESTS (the rest
+    of the table, the paths copied and pytest's arguments, kept as the project has them)."""
+    table = tomllib.loads(pyproject)["tool"]["mutmut"] | {
+        "only_mutate": [MODULE],
+        "pytest_add_cli_args_test_selection": [TESTS],
+    }
+    config = "[tool.mutmut]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in table.items())
     without = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[)", "", pyproject)
-    return without + "\n" + CONFIG
+    return without + "\n" + config
 
 
 def main() -> int:
