@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         60, ge=0, le=366 * 86400, allow_inf_nan=False, description="never declare an orphan younger than this"
     )
     idle_after_s: Seconds = Field(1800, description="alive but without activity this long: idle")
+    idle_without_activity: bool = Field(
+        False,
+        description="also announce idle executions that never reported activity (off: their source may emit none)",
+    )
     default_timeout_s: Seconds = Field(3600, description="runtime limit when nothing else gives one")
     agent_timeouts: dict[str, Seconds] = Field(
         default_factory=dict, description='per-agent runtime limits, JSON {"agent": seconds}'
@@ -97,6 +101,9 @@ class Settings(BaseSettings):
     webhook_timeout_s: Seconds = Field(5, description="webhook: time allowed for one delivery attempt")
     webhook_max_attempts: int = Field(8, ge=1, le=100, description="webhook: attempts before a delivery gives up")
     bridge_interval_s: Seconds = Field(15, description="how often `bridge` reads the platform")
+    bridge_max_streams: int = Field(
+        500, ge=0, le=100_000, description="`bridge`: log streams followed at once for activity (0: none)"
+    )
     group_id: str = Field("exec-watchdog", min_length=1, description="the Kafka consumer group")
     kafka_session_timeout_s: float = Field(
         10, ge=1, le=300, description="how long the group waits for a silent instance before handing its partitions on"

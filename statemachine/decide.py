@@ -113,7 +113,7 @@ def _lifecycle(
     news = t > rec.last_seen
     if ev.type == "execution.activity":
         news = news or t > rec.last_activity
-        step.update(last_activity=max(rec.last_activity, t))
+        step.update(last_activity=max(rec.last_activity, t), activity_seen=True)
     if not news:
         return step.result()  # a duplicate or an older event: no clock moves backwards
     step.update(last_seen=max(rec.last_seen, t), unreachable=False, probe_attempts=0)
@@ -158,7 +158,9 @@ def _first_sight(
     began = t
     if ev.type == "execution.started":
         began = start_time(claimed, clock, ev.agent_name, own_timeout, policy)
-    return ExecutionRecord(ev.execution_id, ev.agent_name, State.RUNNING, began, t, t, own_timeout)
+    record = ExecutionRecord(ev.execution_id, ev.agent_name, State.RUNNING, began, t, t, own_timeout)
+    record.activity_seen = ev.type == "execution.activity"
+    return record
 
 
 def _probe_result(

@@ -40,6 +40,9 @@ class Policy(BaseModel):
     heartbeat_timeout_s: Seconds = 90
     min_age_s: Annotated[float, Field(ge=0, le=366 * 86400)] = 60
     idle_after_s: Seconds = 1800
+    idle_without_activity: bool = False
+    """Announce idle for lack of activity also when none was ever seen for the execution (its source
+    may emit none): off, only a runtime past its limit makes such an execution idle."""
     default_timeout_s: Seconds = 3600
     agent_timeouts: dict[str, Seconds] = Field(default_factory=dict)
     auto_terminate: bool = False

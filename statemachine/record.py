@@ -62,6 +62,8 @@ class ExecutionRecord:
     """A terminate was acknowledged but the execution was still running after the grace: announced once."""
     seen_ids: bytes = b""
     """Fingerprints of the latest event ids applied (`statemachine.seen_ids`): a repeat changes nothing."""
+    activity_seen: bool = False
+    """An `execution.activity` was applied: its source reports progress, so its silence can mean idle."""
 
     def but(self, **changes: Any) -> ExecutionRecord:
         """A copy with `changes`: `dataclasses.replace` without its scan of the fields at every call."""

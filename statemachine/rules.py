@@ -50,11 +50,20 @@ def silent(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
 
 
 def over_timeout(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
-    return now - rec.started_at >= timeout_us(rec, policy)
+    """Seen alive past its limit: judged at the latest sign of life, never at a moment nobody saw it
+    alive (a source that reports every interval may have seen it end just before the limit)."""
+    return rec.last_seen - rec.started_at >= timeout_us(rec, policy)
+
+
+def watched_for_activity(rec: ExecutionRecord, policy: Policy) -> bool:
+    """Its lack of activity means something: activity was seen for it, or the policy counts silence
+    from a source that may report none."""
+    return rec.activity_seen or policy.idle_without_activity
 
 
 def is_idle(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
-    quiet = now - rec.last_activity >= policy.us.idle_after
+    """Alive but without progress for IDLE_AFTER_S, or past its limit, as of the latest sign of life."""
+    quiet = watched_for_activity(rec, policy) and rec.last_seen - rec.last_activity >= policy.us.idle_after
     return quiet or over_timeout(rec, now, policy)
 
 
@@ -82,7 +91,11 @@ def next_due(rec: ExecutionRecord, policy: Policy) -> int | None:
     silence_at = rec.last_seen + policy.us.heartbeat_timeout
     timeout_at = rec.started_at + timeout_us(rec, policy)
     if rec.state is State.RUNNING:
-        candidates += [silence_at, rec.last_activity + policy.us.idle_after, timeout_at]
+        # Past a limit but not yet seen alive past it, the record is looked at each tick until a sign of
+        # life (or the silence) decides: at most HEARTBEAT_TIMEOUT_S of ticks.
+        candidates += [silence_at, timeout_at]
+        if watched_for_activity(rec, policy):
+            candidates.append(rec.last_activity + policy.us.idle_after)
     elif rec.state is State.IDLE and rec.action_kind is None:
         candidates.append(silence_at)
         if policy.auto_terminate and not rec.held and may_terminate(rec):

@@ -46,14 +46,32 @@ class LastError:
     error_type: str
     error_message: str
 
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the agent still held of an execution just before it was terminated: its last error and
+    the latest entries of its log (the agent drops both when the execution ends)."""
+
+    last_error: LastError | None
+    log_tail: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.last_error is not None or bool(self.log_tail)
+
     def to_json(self) -> str:
-        """The form kept with an outbox row as evidence (`from_json` reads it back)."""
-        return json.dumps({"error_type": self.error_type, "error_message": self.error_message})
+        """The form kept with an outbox row (`from_json` reads it back)."""
+        kept: dict[str, object] = {"log_tail": list(self.log_tail)}
+        if self.last_error is not None:
+            kept |= {"error_type": self.last_error.error_type, "error_message": self.last_error.error_message}
+        return json.dumps(kept)
 
     @classmethod
-    def from_json(cls, text: str) -> LastError:
+    def from_json(cls, text: str) -> Evidence:
+        """Also the earlier form, a last error alone."""
         kept = json.loads(text)
-        return cls(kept.get("error_type") or "", kept.get("error_message") or "")
+        message = kept.get("error_message")
+        last = LastError(kept.get("error_type") or "", message) if message else None
+        return cls(last, tuple(str(entry) for entry in kept.get("log_tail", [])))
 
 
 class AgentApi(Protocol):
@@ -64,6 +82,8 @@ class AgentApi(Protocol):
     async def terminate(self, agent_name: str, execution_id: str) -> TerminateOutcome: ...
 
     async def last_error(self, agent_name: str, execution_id: str) -> LastError | None: ...
+
+    async def log_tail(self, agent_name: str, execution_id: str, keep: int = 10) -> list[str]: ...
 
     async def aclose(self) -> None: ...
 

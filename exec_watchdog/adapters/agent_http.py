@@ -3,7 +3,7 @@
 - An agent's base URL is its entry in `AGENT_URLS`, else `AGENT_URL_TEMPLATE` with only
   `{agent_name}` substituted, and only after the name matched the contract's pattern; execution ids
   in paths are checked the same way. Redirects are not followed.
-- Read calls (`running`, `status`, `last-error`) are retried with jittered exponential backoff on
+- Read calls (`running`, `status`, `last-error`, a log stream's replay) are retried with jittered exponential backoff on
   timeouts, refused connections and 5xx; `terminate` is never retried here (the core retries it
   with the same command id).
 - At most `max_concurrency` calls per agent at once, and a circuit breaker per agent.
@@ -31,6 +31,7 @@ from exec_watchdog.adapters.agent_api import (
     Unreachable,
     agent_token,
 )
+from exec_watchdog.adapters.agent_stream import read_tail
 from exec_watchdog.adapters.circuit_breaker import CircuitBreaker
 from schemas.fields import AGENT_NAME_PATTERN, EXECUTION_ID_PATTERN, whole_match
 
@@ -90,7 +91,7 @@ class _Answer:
     content: bytes
 
 
-class _Refused(Exception):
+class Refused(Exception):
     """No request was (or may be) sent: a bad name or id, or an open circuit."""
 
 
@@ -193,6 +194,18 @@ class HttpAgentApi:
         # An agent's words are kept (outbox, audit, the platform's error): at most Trinity's own limit.
         return LastError((reply.error_type or "")[:MAX_ERROR_CHARS], reply.error_message[:MAX_ERROR_CHARS])
 
+    async def log_tail(self, agent_name: str, execution_id: str, keep: int = 10) -> list[str]:
+        """The last entries of the execution's log the agent still holds (its stream's replay), read
+        within the last-error deadline; none when the agent holds none or does not answer."""
+        try:
+            url = self.url(agent_name, "/api/executions/{id}/stream", execution_id)
+        except Refused:
+            return []
+        if not self._breaker.closed(agent_name):
+            return []  # an agent failing its calls is not asked for more
+        headers = self.headers(agent_name)
+        return await read_tail(self._client, url, headers, keep=keep, within_s=self._last_error_s)
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -203,15 +216,15 @@ class HttpAgentApi:
         and a name that matched the pattern; the execution id fills `{id}` in `path`, percent-encoded
         as one segment. Nothing from an event is a URL: a name only selects a configured base."""
         if not _AGENT_NAME.match(agent_name):
-            raise _Refused("agent name does not match the contract's pattern")
+            raise Refused("agent name does not match the contract's pattern")
         if execution_id is not None:
             if not _EXECUTION_ID.match(execution_id):
-                raise _Refused("execution id does not match the contract's pattern")
+                raise Refused("execution id does not match the contract's pattern")
             path = path.format(id=quote(execution_id, safe=""))
         base = self._urls.get(agent_name) or self._template.format(agent_name=quote(agent_name, safe="")).rstrip("/")
         return base + path
 
-    def _headers(self, agent_name: str) -> dict[str, str]:
+    def headers(self, agent_name: str) -> dict[str, str]:
         if self._secret is not None:
             return {"X-Trinity-Agent-Token": agent_token(self._secret, agent_name)}
         if self._static_token is not None:
@@ -232,7 +245,7 @@ class HttpAgentApi:
         """`scheduled`: a probe the core decided is due, let through an open circuit as its one trial."""
         try:
             url = self.url(agent_name, path, execution_id)
-        except _Refused as refusal:
+        except Refused as refusal:
             return Unreachable(str(refusal))
         if not self._breaker.closed(agent_name):
             retries = 0  # a trial (open or half-open) is one request
@@ -254,7 +267,7 @@ class HttpAgentApi:
         async with self._slots[agent_name]:
             try:
                 async with asyncio.timeout(total_s):
-                    async with self._client.stream(method, url, headers=self._headers(agent_name)) as response:
+                    async with self._client.stream(method, url, headers=self.headers(agent_name)) as response:
                         body = bytearray()
                         async for chunk in response.aiter_bytes():
                             body += chunk

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from exec_watchdog.adapters.agent_api import LastError
+from exec_watchdog.adapters.agent_api import Evidence
 from exec_watchdog.adapters.store import Store
 from statemachine.timestamps import iso
 
@@ -103,14 +103,24 @@ def render(t: Timeline) -> str:
             outcome = f"{f.outcome} at {f.observed_at}" if f.outcome else f.status
             lines.append(f"  {f.kind:<12} {f.id[:40]:<40} {outcome}")
             if f.evidence is not None:
-                last = LastError.from_json(f.evidence)
-                said = f"{last.error_type or 'error'}: {last.error_message}"
-                lines.append(f"  {'':12} the agent's last error before it was sent: {said}")
+                lines += _evidence_lines(Evidence.from_json(f.evidence))
     lines += ["", "thresholds in force:"]
     for digest, values in t.policies.items():
         shown = ", ".join(f"{k.upper()}={v}" for k, v in values.items())
         lines.append(f"  {digest}: {shown}")
     return "\n".join(lines)
+
+
+def _evidence_lines(evidence: Evidence) -> list[str]:
+    lines = []
+    if evidence.last_error is not None:
+        last = evidence.last_error
+        said = f"{last.error_type or 'error'}: {last.error_message}"
+        lines.append(f"  {'':12} the agent's last error before it was sent: {said}")
+    if evidence.log_tail:
+        lines.append(f"  {'':12} the last {len(evidence.log_tail)} entries of its log before it was sent:")
+        lines += [f"  {'':14} {entry}" for entry in evidence.log_tail]
+    return lines
 
 
 def _describe(o: dict[str, Any]) -> str:

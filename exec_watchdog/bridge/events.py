@@ -4,6 +4,8 @@
   limit for it, its schedule's else its agent's; without one, the watchdog's settings apply);
 - `execution.heartbeat` while its agent reports it running or queued (recently completed is not
   alive: heartbeating it would hide exactly the orphans the watchdog exists to find);
+- `execution.activity` when its log stream sent a live entry since the last round (at the latest
+  entry's time; one per execution and round);
 - `execution.completed` / `failed` / `cancelled` when a row seen running has left `running`;
 - `execution.completed` again when a row that left `running` as failed later says success (Trinity's
   success write is unconditional: it can land over the watchdog's failure mark; the watchdog then
@@ -15,7 +17,7 @@ a restarted bridge repeats ids instead of inventing new ones.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from exec_watchdog.adapters.agent_api import Known
@@ -47,6 +49,8 @@ class Observation:
     """The agents that answered, with what they know."""
     rewritten: Sequence[PlatformExecution] = ()
     """Rows that ended as failed earlier and are now ended otherwise."""
+    progress: Mapping[str, datetime] = field(default_factory=dict)
+    """When running executions last made progress (a live entry on their log stream), since the last round."""
 
 
 def bridge_events(previously_running: set[str], seen: Observation) -> list[LifecycleEvent]:
@@ -55,6 +59,8 @@ def bridge_events(previously_running: set[str], seen: Observation) -> list[Lifec
     for row in seen.running:
         if row.id not in previously_running:
             events.append(_event("execution.started", row, row.started_at or seen.now, row.timeout_s))
+        if row.id in seen.progress:
+            events.append(_event("execution.activity", row, seen.progress[row.id], None, bucket))
         known = seen.agents.get(row.agent_name)
         if known is not None and row.id in known.alive:
             events.append(_event("execution.heartbeat", row, seen.now, None, bucket))

@@ -1,7 +1,8 @@
 """`exec-watchdog bridge`: lifecycle events for platforms that emit none.
 
 Every `BRIDGE_INTERVAL_S`: read the platform's running executions, ask each of their agents what it
-runs (one call per agent), and publish what changed (see `exec_watchdog.bridge.events`). Rows or agents that
+runs (one call per agent), take what their log streams showed of progress (`exec_watchdog.bridge.activity`),
+and publish what changed (see `exec_watchdog.bridge.events`). Rows or agents that
 cannot be read this round are simply not reported: silence, never a false "finished".
 """
 
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from exec_watchdog import wiring
 from exec_watchdog.adapters.agent_api import AgentApi, Known
 from exec_watchdog.adapters.trinity_db import PlatformExecution, TrinityDatabase
+from exec_watchdog.bridge.activity import ActivityWatch, StreamOpener
 from exec_watchdog.bridge.events import Observation, bridge_events, ends_as
 from exec_watchdog.settings import Settings
 from exec_watchdog.telemetry.logs import configure_logging
@@ -34,9 +36,16 @@ Send = Callable[[LifecycleEvent], Awaitable[None]]
 
 class Bridge:
     def __init__(
-        self, database: TrinityDatabase, agents: AgentApi, send: Send, interval_s: float, watch_failed_s: float = 3600
+        self,
+        database: TrinityDatabase,
+        agents: AgentApi,
+        send: Send,
+        interval_s: float,
+        watch_failed_s: float = 3600,
+        activity: ActivityWatch | None = None,
     ) -> None:
         self.database = database
+        self.activity = activity
         self.agents = agents
         self.send = send
         self.interval_s = interval_s
@@ -68,7 +77,12 @@ class Bridge:
         valid_rows = [r for r in rows if _valid(r.id, r.agent_name)]
         ended = [r for r in ended if r.status != "running"]
         rewritten = await self._rewritten(now)
-        observation = Observation(now, self.interval_s, valid_rows, ended, agents, rewritten)
+        progress = {}
+        if self.activity is not None:
+            progress = self.activity.take_progress()
+            oldest_first = sorted(valid_rows, key=lambda r: (r.started_at or now, r.id))
+            self.activity.follow({r.id: r.agent_name for r in oldest_first})
+        observation = Observation(now, self.interval_s, valid_rows, ended, agents, rewritten, progress)
         events = bridge_events(set(self.running), observation)
         for event in events:
             await self.send(event)
@@ -136,10 +150,14 @@ async def _serve(settings: Settings) -> None:
         payload = event.model_dump_json(exclude_none=True).encode()
         await producer.send_and_wait(settings.lifecycle_topic, payload, key=event.execution_id.encode())
 
+    streams = StreamOpener(agents, max(settings.bridge_max_streams, 1), settings.agent_connect_timeout_s)
+    activity = ActivityWatch(streams, settings.bridge_max_streams)
     try:
-        bridge = Bridge(database, agents, send, settings.bridge_interval_s, settings.terminal_retention_s)
+        bridge = Bridge(database, agents, send, settings.bridge_interval_s, settings.terminal_retention_s, activity)
         await bridge.run(stop)
     finally:
+        await activity.close()
+        await streams.aclose()
         await producer.stop()
         await agents.aclose()
         database.close()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import replace
 from typing import Any
 
-from exec_watchdog.adapters.agent_api import AgentApi, Known, LastError, Unreachable, enrich_error
+from exec_watchdog.adapters.agent_api import AgentApi, Evidence, Known, LastError, Unreachable, enrich_error
 from exec_watchdog.adapters.platform import Platform
 from exec_watchdog.adapters.store import OutboxRow, Store
 from exec_watchdog.adapters.trinity_redis import TrinityRedis
@@ -199,18 +199,23 @@ class EffectRunner:
             settled = settled_before_resend(status)
             if settled is not None:
                 return settled
-        await self._keep_last_error(row)
+        await self._keep_evidence(row)
         outcome = await self.agents.terminate(row.agent_name, row.execution_id)
         return await self._confirm_gone(row) if outcome == "ok" else outcome
 
-    async def _keep_last_error(self, row: OutboxRow) -> None:
-        """The agent drops an execution's log buffer when it ends: its last error is read now, before
-        the terminate, and kept with the row (for the failure mark's text and for `audit`)."""
+    async def _keep_evidence(self, row: OutboxRow) -> None:
+        """The agent drops an execution's log buffer when it ends: its last error and the latest
+        entries of its log are read now, before the terminate (at once, within the last-error
+        deadline), and kept with the row (for the failure mark's text and for `audit`)."""
         if row.evidence is not None:
             return
-        last = await self.agents.last_error(row.agent_name, row.execution_id)
-        if last is not None:
-            await asyncio.to_thread(self.store.record_evidence, row.id, last.to_json())
+        last, tail = await asyncio.gather(
+            self.agents.last_error(row.agent_name, row.execution_id),
+            self.agents.log_tail(row.agent_name, row.execution_id),
+        )
+        evidence = Evidence(last, tuple(tail))
+        if evidence:
+            await asyncio.to_thread(self.store.record_evidence, row.id, evidence.to_json())
 
     async def _confirm_gone(self, row: OutboxRow) -> str:
         """`ok` once the agent's running list no longer holds the execution, `still_running` if it
@@ -235,7 +240,7 @@ class EffectRunner:
 
     def _kept_last_error(self, execution_id: str) -> LastError | None:
         kept = [r.evidence for r in self.store.outbox_rows(execution_id) if r.kind == "terminate" and r.evidence]
-        return LastError.from_json(kept[-1]) if kept else None
+        return Evidence.from_json(kept[-1]).last_error if kept else None
 
     async def _settle(self, row: OutboxRow, outcome: str, observed_us: int) -> None:
         await asyncio.to_thread(self.store.record_outcome, row.id, outcome, observed_us)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from exec_watchdog import wiring
-from exec_watchdog.adapters.agent_api import Known, LastError, Unreachable, agent_token, enrich_error
+from exec_watchdog.adapters.agent_api import Evidence, Known, LastError, Unreachable, agent_token, enrich_error
 from exec_watchdog.adapters.agent_http import HttpAgentApi
 from exec_watchdog.adapters.circuit_breaker import CircuitBreaker
 from exec_watchdog.demo.local_broker import free_port
@@ -269,3 +269,12 @@ async def test_a_client_built_without_settings_keeps_the_settings_defaults() -> 
     finally:
         await from_settings.aclose()
         await bare.aclose()
+
+
+def test_kept_evidence_reads_back_and_the_earlier_form_of_a_last_error_alone_still_reads() -> None:
+    evidence = Evidence(LastError("tool_error", "disk full"), ('{"type": "user"}', "two"))
+    assert Evidence.from_json(evidence.to_json()) == evidence
+    assert Evidence.from_json('{"error_type": "T", "error_message": "boom"}') == Evidence(LastError("T", "boom"))
+    tail_only = Evidence(None, ("entry",))
+    assert Evidence.from_json(tail_only.to_json()) == tail_only and tail_only
+    assert not Evidence(None)

@@ -75,3 +75,25 @@ def test_a_row_that_ended_failed_and_now_says_success_is_reported_completed() ->
     rewritten = [replace(row(x), status=status) for x, status in statuses.items()]
     events = bridge_events(set(), replace(seen([]), rewritten=rewritten))
     assert kinds(events) == [("execution.completed", "x-1")]  # only a success says the watchdog was wrong
+
+
+def test_progress_on_the_log_stream_is_one_activity_event_per_round_at_the_latest_entry() -> None:
+    known = Known(frozenset({"busy", "quiet"}))
+    entry_at = NOW - timedelta(seconds=4)
+    observation = Observation(NOW, 15, [row("busy"), row("quiet")], [], {"bot": known}, progress={"busy": entry_at})
+    events = bridge_events({"busy", "quiet"}, observation)
+    assert kinds(events) == [
+        ("execution.activity", "busy"),
+        ("execution.heartbeat", "busy"),
+        ("execution.heartbeat", "quiet"),
+    ]
+    assert events[0].occurred_at == entry_at
+    again = bridge_events({"busy", "quiet"}, observation)
+    assert events[0].event_id == again[0].event_id  # a restarted bridge repeats it: a duplicate
+    later = Observation(NOW + timedelta(seconds=15), 15, [row("busy")], [], {"bot": known}, progress={"busy": NOW})
+    assert bridge_events({"busy"}, later)[0].event_id != events[0].event_id
+
+
+def test_progress_of_an_execution_no_longer_running_is_not_reported() -> None:
+    observation = Observation(NOW, 15, [], [row("done", "success")], {}, progress={"done": NOW})
+    assert kinds(bridge_events({"done"}, observation)) == [("execution.completed", "done")]

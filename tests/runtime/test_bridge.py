@@ -12,6 +12,7 @@ import pytest
 
 from exec_watchdog.adapters.agent_http import HttpAgentApi
 from exec_watchdog.adapters.trinity_db import TrinityDatabase
+from exec_watchdog.bridge.activity import ActivityWatch, StreamOpener
 from exec_watchdog.bridge.run import Bridge
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from schemas.inputs import LifecycleEvent
@@ -91,6 +92,54 @@ async def test_bridge_and_run_recover_an_orphan_on_a_trinity_deployment(
         assert platform.row("healthy-1")["status"] == "running" and platform.row("done-1")["status"] == "success"
         assert ("execution.completed", "done-1") in [(e.type, e.execution_id) for e in sent]
         assert fleet.terminates == {}
+
+
+async def test_idle_is_announced_only_for_an_execution_whose_log_stream_went_quiet(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    """Three Trinity executions, all alive: one writes its log all along, one wrote once then went
+    quiet, one never wrote (its agent streams keepalives only). Only the quiet one is idle."""
+    fleet.keepalive_s = 0.5
+    with platform_tables("sqlite", tmp_path) as platform:
+        for x in ("working", "quiet-after", "no-source"):
+            platform.execution(x, "bridge-bot")
+            fleet.start_execution("bridge-bot", x)
+            fleet.log("bridge-bot", x, {"type": "system", "subtype": "init"})  # replayed on connect: not progress
+        settings = test_settings(kafka_bootstrap, tmp_path, fleet, platform_database_url=platform.url, idle_after_s=3)
+        await create_topic(kafka_bootstrap, settings.lifecycle_topic, 2)
+        agents = HttpAgentApi(fleet.url_template)
+        streams = StreamOpener(agents, max_streams=8, connect_timeout_s=2)
+        activity = ActivityWatch(streams, max_streams=8)
+        database_reader = TrinityDatabase(platform.url)
+        sent: list[LifecycleEvent] = []
+        async with running(settings), producer(kafka_bootstrap) as p:
+
+            async def send(event: LifecycleEvent) -> None:
+                sent.append(event)
+                value = event.model_dump_json(exclude_none=True).encode()
+                await p.send_and_wait(settings.lifecycle_topic, value, key=event.execution_id.encode())
+
+            stop = asyncio.Event()
+            bridge = Bridge(database_reader, agents, send, interval_s=0.3, activity=activity)
+            task = asyncio.create_task(bridge.run(stop))
+            try:
+                await asyncio.sleep(1.5)
+                fleet.log("bridge-bot", "quiet-after", {"type": "assistant"})
+                for _ in range(10):  # 8 s of work, an entry every 0.8 s
+                    fleet.log("bridge-bot", "working", {"type": "assistant"})
+                    await asyncio.sleep(0.8)
+                records = await read_to_end(kafka_bootstrap, settings.recoveries_topic)
+            finally:
+                stop.set()
+                await task
+                await activity.close()
+                await streams.aclose()
+                await agents.aclose()
+                database_reader.close()
+    assert [(e["action"], e["execution_id"]) for e in recoveries(records)] == [("idle_detected", "quiet-after")]
+    active = [e.execution_id for e in sent if e.type == "execution.activity"]
+    assert set(active) == {"working", "quiet-after"} and active.count("quiet-after") == 1
+    assert len(active) == len({e.event_id for e in sent if e.type == "execution.activity"})
 
 
 def test_bridge_without_a_platform_database_exits_2_naming_the_setting() -> None:

@@ -1,5 +1,6 @@
-"""The agent's last error is read before a terminate, while the agent still holds it: the failure
-mark carries it and `audit` shows it (the agent drops an execution's log buffer once it ends)."""
+"""The agent's last error and the tail of its log are read before a terminate, while the agent still
+holds them: the failure mark carries the error and `audit` shows both (the agent drops an
+execution's log buffer once it ends)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ async def test_a_hung_executions_last_error_is_kept_before_the_terminate_and_wri
     agent, x = f"stuck-bot-{int(time.time() * 1000) % 10**8}", "hung-1"
     fleet.start_execution(agent, x)
     fleet.agent(agent).errors[x] = ("tool_error", "upstream API answered 429 for ten minutes")
+    for n in range(40):
+        fleet.log(agent, x, {"type": "user", "n": n, "content": "retrying the upstream call"})
     with platform_tables("sqlite", tmp_path) as platform:
         platform.execution(x, agent)
         settings = test_settings(
@@ -57,4 +60,8 @@ async def test_a_hung_executions_last_error_is_kept_before_the_terminate_and_wri
     assert row["status"] == "failed"
     assert str(row["error"]).endswith(". Cleanup: upstream API answered 429 for ten minutes")
     assert found is not None
-    assert "the agent's last error before it was sent: tool_error: upstream API answered 429" in render(found)
+    shown = render(found)
+    assert "the agent's last error before it was sent: tool_error: upstream API answered 429" in shown
+    assert "the last 10 entries of its log before it was sent:" in shown
+    tail = shown.split("entries of its log before it was sent:")[1].splitlines()[1:11]
+    assert [line.split('"n": ')[1].split(",")[0] for line in tail] == [str(n) for n in range(30, 40)]

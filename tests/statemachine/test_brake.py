@@ -112,7 +112,7 @@ def test_a_kill_decided_in_the_very_tick_that_engages_the_brake_is_held_too() ->
     fleet(engine, 5)
     for t in range(5, 30, 5):
         engine.apply(tick(t))
-    engine.apply(lifecycle("heartbeat", "over-time", 25))
+    engine.apply(lifecycle("heartbeat", "over-time", 30))  # seen alive at its limit
     outputs = engine.apply(tick(30))  # over-time is due first (its timeout), then five fall silent
     assert len(incidents(outputs)) == 1
     assert kinds(outputs, "terminate") == []

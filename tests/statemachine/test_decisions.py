@@ -75,8 +75,8 @@ def test_an_orphan_younger_than_min_age_is_probed_again_once_old_enough() -> Non
 # ---- idle and timeouts --------------------------------------------------------------------------------
 
 
-def test_alive_without_activity_is_idle_and_announced_once() -> None:
-    engine = Engine(Policy(idle_after_s=600, default_timeout_s=10**6))
+def test_alive_without_activity_is_idle_and_announced_once_when_the_policy_counts_silence() -> None:
+    engine = Engine(Policy(idle_after_s=600, default_timeout_s=10**6, idle_without_activity=True))
     outputs = alive_without_activity(engine, 1800)
     assert transitions(outputs) == [("running", "idle")]
     [event] = recoveries(outputs)
@@ -85,7 +85,7 @@ def test_alive_without_activity_is_idle_and_announced_once() -> None:
 
 
 def test_activity_clears_idleness() -> None:
-    engine = Engine(Policy(idle_after_s=600, default_timeout_s=10**6))
+    engine = Engine(Policy(idle_after_s=600, default_timeout_s=10**6, idle_without_activity=True))
     alive_without_activity(engine, 700)
     outputs = feed(engine, [lifecycle("activity", X, 701)])
     assert transitions(outputs) == [("idle", "running")]

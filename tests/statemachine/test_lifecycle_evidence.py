@@ -82,10 +82,14 @@ def test_a_sign_of_life_clears_what_the_probes_had_found() -> None:
     assert rec.unreachable is False and rec.probe_attempts == 0 and rec.last_seen == T0 + 100 * S
 
 
-def test_a_heartbeat_judged_at_the_clock_when_its_stamp_is_behind() -> None:
-    """A believed stamp 20 s behind the clock: idleness is judged at the clock, not at the stamp."""
+def test_a_heartbeat_judged_at_its_stamp_when_it_is_behind_the_clock() -> None:
+    """A believed stamp 20 s behind the clock: idleness is judged at the stamp (when it was seen alive),
+    not at the clock (nobody saw it alive then)."""
     policy = Policy(idle_after_s=300)
-    _, outputs = apply(known(State.SUSPECTED, seen=200, active=0), lifecycle("heartbeat", X, 290), 310, policy)
+    suspect = known(State.SUSPECTED, seen=200, active=0, activity_seen=True)
+    _, outputs = apply(suspect, lifecycle("heartbeat", X, 290), 310, policy)
+    assert transitions(outputs) == [("suspected", "running")]
+    _, outputs = apply(suspect, lifecycle("heartbeat", X, 300), 310, policy)
     assert transitions(outputs) == [("suspected", "idle")]
 
 
