@@ -142,6 +142,67 @@ async def test_idle_is_announced_only_for_an_execution_whose_log_stream_went_qui
     assert len(active) == len({e.event_id for e in sent if e.type == "execution.activity"})
 
 
+async def test_a_task_that_ends_between_two_bridge_rounds_near_its_limit_draws_nothing(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    """Two tasks with Trinity's limit of 3 s, seen by the bridge at 0 s, 2 s and 3.6 s: one ended at
+    2.6 s (its end is reported at 3.6 s), one still runs. Only the one seen alive past 3 s is terminated."""
+    with platform_tables("sqlite", tmp_path) as platform:
+        platform.schedule("tight", "bridge-bot", timeout_s=3)
+        for x in ("ends-in-time", "overdue"):
+            platform.execution(x, "bridge-bot", age_s=0, schedule_id="tight")
+            fleet.start_execution("bridge-bot", x)
+        settings = test_settings(
+            kafka_bootstrap,
+            tmp_path,
+            fleet,
+            platform_database_url=platform.url,
+            auto_terminate=True,
+            heartbeat_timeout_s=2.5,
+        )
+        await create_topic(kafka_bootstrap, settings.lifecycle_topic, 2)
+        agents = HttpAgentApi(fleet.url_template)
+        database_reader = TrinityDatabase(platform.url)
+        async with running(settings), producer(kafka_bootstrap) as p:
+
+            async def send(event: LifecycleEvent) -> None:
+                value = event.model_dump_json(exclude_none=True).encode()
+                await p.send_and_wait(settings.lifecycle_topic, value, key=event.execution_id.encode())
+
+            bridge = Bridge(database_reader, agents, send, interval_s=1.0)
+            started = asyncio.get_running_loop().time()
+
+            async def round_at(offset_s: float) -> None:
+                await asyncio.sleep(max(0.0, started + offset_s - asyncio.get_running_loop().time()))
+                await bridge.poll_once()
+
+            try:
+                await round_at(0.0)
+                await round_at(2.0)
+                await asyncio.sleep(0.6)
+                fleet.finish("bridge-bot", "ends-in-time")
+                platform.set_status("ends-in-time", "success")
+                await round_at(3.6)
+                records = await read_topic(
+                    kafka_bootstrap,
+                    settings.recoveries_topic,
+                    until=lambda rs: bool(recoveries(rs, "auto_terminated")),
+                    timeout_s=20,
+                )
+                await asyncio.sleep(1.0)
+                records = await read_to_end(kafka_bootstrap, settings.recoveries_topic)
+            finally:
+                await agents.aclose()
+                database_reader.close()
+        statuses = {x: platform.row(x)["status"] for x in ("ends-in-time", "overdue")}
+    assert [(e["action"], e["execution_id"]) for e in recoveries(records)] == [
+        ("idle_detected", "overdue"),
+        ("auto_terminated", "overdue"),
+    ]
+    assert set(fleet.terminates) == {("bridge-bot", "overdue")}
+    assert statuses == {"ends-in-time": "success", "overdue": "failed"}
+
+
 def test_bridge_without_a_platform_database_exits_2_naming_the_setting() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")} | {"WATCHDOG_KAFKA_BOOTSTRAP": "x:1"}
     run = subprocess.run([sys.executable, "-m", "exec_watchdog", "bridge"], env=env, capture_output=True, text=True)
