@@ -251,10 +251,10 @@ def _due(rec: ExecutionRecord, now: int, policy: Policy, input_id: str, braked: 
     elif rec.state is State.RUNNING and is_idle(rec, now, policy):
         step.fire(
             "idle_due",
-            texts.idle_cause(
-                now - rec.started_at,
+            texts.idle_cause(  # as of the latest sign of life, as `is_idle` judged it
+                rec.last_seen - rec.started_at,
                 timeout_us(rec, policy),
-                now - rec.last_activity,
+                rec.last_seen - rec.last_activity,
                 policy.us.idle_after,
             ),
         )

@@ -147,10 +147,10 @@ class Step:
     def _enter_idle(self) -> None:
         if not self.rec.idle_announced:
             limit = timeout_us(self.rec, self.policy)
-            reason = texts.idle_reason(
-                quiet_us=self.now - self.rec.last_activity,
+            reason = texts.idle_reason(  # as of the latest sign of life, as `is_idle` judged it
+                quiet_us=self.rec.last_seen - self.rec.last_activity,
                 idle_after_us=self.policy.us.idle_after,
-                ran_us=self.now - self.rec.started_at,
+                ran_us=self.rec.last_seen - self.rec.started_at,
                 timeout_us=limit,
                 auto=self.policy.auto_terminate,
             )

@@ -306,3 +306,14 @@ def test_an_orphan_is_marked_only_on_a_not_found_answer_received_while_it_was_su
                 terminated[o.command_id] = o.execution_id
             if isinstance(o, Command) and o.kind == "mark_failed" and o.attempt == 0:
                 assert o.execution_id in evidence, (event, o)
+
+
+@given(histories)
+def test_an_execution_that_never_reported_activity_is_never_idle_for_lack_of_it(history: History) -> None:
+    active = {e.execution_id for e in history.inputs if isinstance(e, LifecycleEvent) and e.type == "execution.activity"}
+    quiet_idle = [
+        o.execution_id
+        for o in history.outputs
+        if isinstance(o, RecoveryEvent) and o.action == "idle_detected" and o.reason.startswith("alive but no activity")
+    ]
+    assert not set(quiet_idle) - active
