@@ -11,6 +11,7 @@ from pathlib import Path
 
 from exec_watchdog.adapters.migrate import StoreNotMigrated
 from exec_watchdog.settings import ConfigError, Settings, load_settings
+from exec_watchdog.telemetry.masking import mask_text
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -245,13 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config, **overrides)
     except ConfigError as error:
-        print(f"exec-watchdog: configuration error\n{error}", file=sys.stderr)
+        print(f"exec-watchdog: configuration error\n{mask_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     handler: Handler = args.handler
     try:
         return handler(args, settings)
     except StoreNotMigrated as error:
-        print(f"exec-watchdog: {error}", file=sys.stderr)
+        print(f"exec-watchdog: {mask_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from exec_watchdog.adapters.kafka_connection import MECHANISMS, PROTOCOLS, KafkaConnection
+from exec_watchdog.telemetry.masking import mask_url
 from schemas.fields import AGENT_NAME_PATTERN, whole_match
 from statemachine.policy import Policy
 
@@ -191,14 +192,20 @@ class Settings(BaseSettings):
         return Policy(**{name: getattr(self, name) for name in Policy.model_fields})
 
     def masked(self) -> dict[str, Any]:
-        """The effective configuration for people: secrets and credentials in URLs masked."""
-        shown: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                value = "**********"
-            shown[name] = value
-        return shown
+        """The effective configuration for people: secrets masked, and in every URL its credentials
+        (host, port and database stay visible; `exec_watchdog.telemetry.masking`)."""
+        return {name: _shown(getattr(self, name)) for name in type(self).model_fields}
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        secret = value.get_secret_value()
+        return mask_url(secret) if "://" in secret else "**********"
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
+    if isinstance(value, dict):
+        return {key: _shown(item) for key, item in value.items()}
+    return value
 
 
 class _TomlFile(PydanticBaseSettingsSource):

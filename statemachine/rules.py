@@ -49,7 +49,7 @@ def silent(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
     return now - rec.last_seen >= policy.us.heartbeat_timeout
 
 
-def over_timeout(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
+def over_timeout(rec: ExecutionRecord, policy: Policy) -> bool:
     """Seen alive past its limit: judged at the latest sign of life, never at a moment nobody saw it
     alive (a source that reports every interval may have seen it end just before the limit)."""
     return rec.last_seen - rec.started_at >= timeout_us(rec, policy)
@@ -64,7 +64,7 @@ def watched_for_activity(rec: ExecutionRecord, policy: Policy) -> bool:
 def is_idle(rec: ExecutionRecord, now: int, policy: Policy) -> bool:
     """Alive but without progress for IDLE_AFTER_S, or past its limit, as of the latest sign of life."""
     quiet = watched_for_activity(rec, policy) and rec.last_seen - rec.last_activity >= policy.us.idle_after
-    return quiet or over_timeout(rec, now, policy)
+    return quiet or over_timeout(rec, policy)
 
 
 def old_enough(rec: ExecutionRecord, now: int, policy: Policy) -> bool:

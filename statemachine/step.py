@@ -163,7 +163,7 @@ class Step:
             self.policy.auto_terminate
             and self.rec.action_kind is None
             and may_terminate(self.rec)
-            and over_timeout(self.rec, self.now, self.policy)
+            and over_timeout(self.rec, self.policy)
         ):
             if self.braked:
                 self.update(held=True)

@@ -3,9 +3,9 @@
 - An agent's base URL is its entry in `AGENT_URLS`, else `AGENT_URL_TEMPLATE` with only
   `{agent_name}` substituted, and only after the name matched the contract's pattern; execution ids
   in paths are checked the same way. Redirects are not followed.
-- Read calls (`running`, `status`, `last-error`, a log stream's replay) are retried with jittered exponential backoff on
+- Read calls (`running`, `status`, `last-error`) are retried with jittered exponential backoff on
   timeouts, refused connections and 5xx; `terminate` is never retried here (the core retries it
-  with the same command id).
+  with the same command id); a log stream's replay is read once, as evidence, within a deadline.
 - At most `max_concurrency` calls per agent at once, and a circuit breaker per agent.
 - Tokens and secrets are only ever put in request headers: never in errors, logs or metrics.
 """
@@ -203,8 +203,8 @@ class HttpAgentApi:
             return []
         if not self._breaker.closed(agent_name):
             return []  # an agent failing its calls is not asked for more
-        headers = self.headers(agent_name)
-        return await read_tail(self._client, url, headers, keep=keep, within_s=self._last_error_s)
+        async with self._slots[agent_name]:
+            return await read_tail(self._client, url, self.headers(agent_name), keep=keep, within_s=self._last_error_s)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -12,6 +12,7 @@ from exec_watchdog.service.collector import tune_for_long_lived_state
 from exec_watchdog.service.service import Service
 from exec_watchdog.settings import Settings
 from exec_watchdog.telemetry.logs import configure_logging
+from exec_watchdog.telemetry.masking import mask_text
 from producers.topics import TopicLayoutError
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -30,12 +31,12 @@ def run_service(settings: Settings) -> int:
     try:
         service = Service(settings)
     except (ValueError, StoreNotMigrated) as error:
-        print(f"exec-watchdog run: {error}", file=sys.stderr)
+        print(f"exec-watchdog run: {mask_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     try:
         asyncio.run(_serve(service))
     except TopicLayoutError as error:
-        print(f"exec-watchdog run: {error}", file=sys.stderr)
+        print(f"exec-watchdog run: {mask_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK
 

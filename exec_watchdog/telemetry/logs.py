@@ -1,10 +1,13 @@
-"""Structured logs: JSON lines when not on a terminal, readable text when on one."""
+"""Structured logs: JSON lines when not on a terminal, readable text when on one; in both, every URL's
+credentials are masked (`exec_watchdog.telemetry.masking`), whoever wrote the message."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+
+from exec_watchdog.telemetry.masking import mask_text
 
 _FIELDS = ("execution_id", "agent_name", "action")
 
@@ -15,21 +18,26 @@ class JsonFormatter(logging.Formatter):
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": mask_text(record.getMessage()),
         }
         for name in _FIELDS:
             value = getattr(record, name, None)
             if value is not None:
                 body[name] = value
         if record.exc_info:
-            body["error"] = self.formatException(record.exc_info)
+            body["error"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(body)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
 
 
 def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if sys.stderr.isatty():
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:
         formatter = JsonFormatter()
         formatter.converter = __import__("time").gmtime

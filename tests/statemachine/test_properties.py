@@ -310,7 +310,8 @@ def test_an_orphan_is_marked_only_on_a_not_found_answer_received_while_it_was_su
 
 @given(histories)
 def test_an_execution_that_never_reported_activity_is_never_idle_for_lack_of_it(history: History) -> None:
-    active = {e.execution_id for e in history.inputs if isinstance(e, LifecycleEvent) and e.type == "execution.activity"}
+    activity = [e for e in history.inputs if isinstance(e, LifecycleEvent) and e.type == "execution.activity"]
+    active = {e.execution_id for e in activity}
     quiet_idle = [
         o.execution_id
         for o in history.outputs

@@ -3,7 +3,7 @@ idle for lack of activity only once activity was seen, and "past its limit" only
 
 from __future__ import annotations
 
-from schemas import State
+from schemas import Output, State, Transition
 from statemachine import Engine, Policy
 from tests.events import lifecycle, probe, tick
 from tests.statemachine.decisions import (
@@ -93,3 +93,27 @@ def test_idleness_judged_at_the_latest_sign_of_life_not_at_the_tick() -> None:
     assert transitions(outputs) == []
     outputs = feed(engine, [lifecycle("heartbeat", X, 601), tick(605)])
     assert transitions(outputs) == [("running", "idle")]
+
+
+def test_idle_for_quiet_first_then_terminated_once_seen_alive_past_its_limit() -> None:
+    engine = Engine(Policy(idle_after_s=60, auto_terminate=True, heartbeat_timeout_s=60, min_age_s=0))
+    feed(engine, [tick(0), lifecycle("started", X, 0, timeout_seconds=300), lifecycle("activity", X, 10)])
+    outputs = feed(engine, interleave(heartbeats(X, 30, 270), ticks(5, 300)))
+    assert transitions(outputs) == [("running", "idle")] and commands(outputs) == []  # quiet, within its limit
+    outputs = feed(engine, [lifecycle("heartbeat", X, 301), tick(305)])
+    [terminate] = commands(outputs, "terminate")
+    assert terminate.at == tick(305).now  # the first tick after it was seen alive past 300 s
+
+
+def test_a_stamp_exactly_max_clock_skew_behind_the_clock_is_believed() -> None:
+    engine = Engine(Policy(max_clock_skew_s=30, heartbeat_timeout_s=20))
+    feed(engine, [tick(0), lifecycle("started", X, 0), *ticks(5, 60)])  # suspected at 20
+    [cleared] = transitions_of(feed(engine, [lifecycle("heartbeat", X, 30)]))  # 30 s behind: taken as stamped
+    assert "beyond MAX_CLOCK_SKEW_S" not in cleared.cause
+    feed(engine, ticks(65, 95))  # suspected again at 65
+    [cleared] = transitions_of(feed(engine, [lifecycle("heartbeat", X, 64.999)]))  # 30.001 s behind
+    assert "beyond MAX_CLOCK_SKEW_S" in cleared.cause
+
+
+def transitions_of(outputs: list[Output]) -> list[Transition]:
+    return [o for o in outputs if isinstance(o, Transition)]
