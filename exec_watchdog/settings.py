@@ -106,6 +106,9 @@ class Settings(BaseSettings):
         500, ge=0, le=100_000, description="`bridge`: log streams followed at once for activity (0: none)"
     )
     group_id: str = Field("exec-watchdog", min_length=1, description="the Kafka consumer group")
+    startup_timeout_s: float = Field(
+        60, ge=0, le=86400, description="`run`: how long to wait for a broker at start-up before exiting 2"
+    )
     kafka_session_timeout_s: float = Field(
         10, ge=1, le=300, description="how long the group waits for a silent instance before handing its partitions on"
     )

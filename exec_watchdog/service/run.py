@@ -10,6 +10,7 @@ import sys
 from exec_watchdog.adapters.migrate import StoreNotMigrated
 from exec_watchdog.service.collector import tune_for_long_lived_state
 from exec_watchdog.service.service import Service
+from exec_watchdog.service.startup import StartupError
 from exec_watchdog.settings import Settings
 from exec_watchdog.telemetry.logs import configure_logging
 from exec_watchdog.telemetry.masking import mask_text
@@ -30,12 +31,12 @@ def run_service(settings: Settings) -> int:
     tune_for_long_lived_state()
     try:
         service = Service(settings)
-    except (ValueError, StoreNotMigrated) as error:
+    except (ValueError, StoreNotMigrated, StartupError) as error:
         print(f"exec-watchdog run: {mask_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     try:
         asyncio.run(_serve(service))
-    except TopicLayoutError as error:
+    except (TopicLayoutError, StartupError) as error:
         print(f"exec-watchdog run: {mask_text(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK

@@ -8,16 +8,14 @@ import os
 import socket
 import uuid
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from consumers.partitioned import PartitionedConsumer
 from exec_watchdog import wiring
 from exec_watchdog.adapters.agent_api import AgentApi
 from exec_watchdog.adapters.platform import Platform
-from exec_watchdog.adapters.store import Store
 from exec_watchdog.adapters.trinity_redis import TrinityRedis
 from exec_watchdog.service.effects import EffectRunner
 from exec_watchdog.service.health import HealthServer
+from exec_watchdog.service.startup import admin_when_reachable, bind_health, open_store
 from exec_watchdog.service.ticker import Ticker
 from exec_watchdog.service.webhook import WebhookSink
 from exec_watchdog.settings import Settings
@@ -37,7 +35,7 @@ class Service:
         self.kafka = settings.kafka()
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.metrics = Metrics()
-        self.store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
+        self.store = open_store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
         self.agents = agents or wiring.agent_api(settings)
         self.platform = platform or wiring.platform(settings)
         self.publisher = Publisher(
@@ -67,11 +65,21 @@ class Service:
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        if not await self._prepare_topics(stop):
+        health = HealthServer(s.http_port, self.metrics, self.ready, s.http_host) if s.http_port else None
+        if health is not None:  # /healthz from the first moment, while the broker and topics are awaited
+            self.http_port = await bind_health(health, s.http_port, s.http_host)
+        try:
+            prepared = await self._prepare_topics(stop)
+        except BaseException:
+            prepared = False
+            raise
+        finally:
+            if health is not None and not prepared:
+                await health.stop()
+        if not prepared:
             return
         policy = s.policy()
         await asyncio.to_thread(self.store.audit.save_policy, policy.digest, policy.model_dump_json())
-        health = HealthServer(s.http_port, self.metrics, self.ready, s.http_host) if s.http_port else None
         kafka = PartitionedConsumer.create(self.kafka, s.group_id, s.kafka_session_timeout_s)
         redis_url, hook = s.platform_redis_url, s.notify_webhook_url
         self.redis = None if redis_url is None else TrinityRedis(redis_url.get_secret_value())
@@ -127,8 +135,6 @@ class Service:
         )
         loops: list[asyncio.Task[None]] = []
         try:
-            if health is not None:
-                self.http_port = await health.start()
             await self.publisher.start()
             self.consumer.subscribe()
             await kafka.start()
@@ -153,8 +159,10 @@ class Service:
 
     async def _prepare_topics(self, stop: asyncio.Event) -> bool:
         s = self.settings
-        admin = AIOKafkaAdminClient(**self.kafka.options())
-        await admin.start()
+        assert s.kafka_bootstrap is not None
+        admin = await admin_when_reachable(self.kafka, s.kafka_bootstrap, s.startup_timeout_s, stop)
+        if admin is None:
+            return False
         try:
             partitions = await wait_for_input_topic(admin, s.lifecycle_topic, stop)
             if partitions is None:
