@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -225,7 +226,15 @@ class _TomlFile(PydanticBaseSettingsSource):
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"--config {path}: not valid TOML ({error})") from None
         section = data.get("watchdog", data)
-        return {key.lower().removeprefix(ENV_PREFIX.lower()): value for key, value in section.items()}
+        values = {key.lower().removeprefix(ENV_PREFIX.lower()): value for key, value in section.items()}
+        unknown = [
+            f"--config {path}: key {key!r} is not a setting{_did_you_mean(key, lowercase=True)}"
+            for key in values
+            if key not in Settings.model_fields
+        ]
+        if unknown:
+            raise ConfigError("\n".join(unknown))
+        return values
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
@@ -240,6 +249,14 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         if not Path(secrets_dir).is_dir():
             raise ConfigError(f"setting {ENV_PREFIX}SECRETS_DIR: {secrets_dir!r} is not a directory")
         values["_secrets_dir"] = secrets_dir
+    unknown = [
+        f"setting {name}: no such setting{_did_you_mean(name.upper().removeprefix(ENV_PREFIX), lowercase=False)}"
+        for name in sorted(os.environ)
+        if name.upper().startswith(ENV_PREFIX) and name.upper().removeprefix(ENV_PREFIX) not in _VARIABLES
+    ]
+    if unknown:
+        _config_file.reset(token)
+        raise ConfigError("\n".join(unknown))
     try:
         return Settings(**values)
     except ValidationError as error:
@@ -248,6 +265,18 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError(_explain_unparsable(error)) from None
     finally:
         _config_file.reset(token)
+
+
+_VARIABLES = {name.upper() for name in Settings.model_fields} | {"SECRETS_DIR", "CONFIG"}
+"""Every `WATCHDOG_*` variable that means something: the settings, the secrets folder, the config file."""
+
+
+def _did_you_mean(name: str, *, lowercase: bool) -> str:
+    known = sorted(Settings.model_fields) if lowercase else sorted(_VARIABLES)
+    close = difflib.get_close_matches(name.lower() if lowercase else name.upper(), known, n=1, cutoff=0.75)
+    if not close:
+        return "; the README's Configuration table lists them"
+    return f"; did you mean {close[0]!r}?" if lowercase else f"; did you mean {ENV_PREFIX}{close[0]}?"
 
 
 def _explain_unparsable(error: SettingsError) -> str:

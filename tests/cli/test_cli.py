@@ -64,11 +64,41 @@ def test_a_bad_setting_exits_2_naming_the_setting_and_value(env: dict[str, str],
     assert named in run.stderr and "not valid" in run.stderr
 
 
-def test_an_unknown_key_in_the_config_file_is_an_error(tmp_path: Path) -> None:
+def test_an_unknown_key_in_the_config_file_is_named_with_the_file_and_a_suggestion(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
-    config.write_text("hearbeat_timeout_s = 30\n")
-    with pytest.raises(ConfigError, match="HEARBEAT_TIMEOUT_S"):
+    config.write_text("hearbeat_timeout_s = 30\nwhatever = 1\n")
+    with pytest.raises(ConfigError) as raised:
         load_settings(config)
+    assert str(raised.value).splitlines() == [
+        f"--config {config}: key 'hearbeat_timeout_s' is not a setting; did you mean 'heartbeat_timeout_s'?",
+        f"--config {config}: key 'whatever' is not a setting; the README's Configuration table lists them",
+    ]
+
+
+def test_an_unknown_watchdog_variable_is_a_typo_until_proven_otherwise() -> None:
+    run = cli("config", env={"WATCHDOG_HEARBEAT_TIMEOUT_S": "30", "WATCHDOG_SECRETS_DIR": "/"})
+    assert run.returncode == 2
+    assert run.stderr.splitlines()[1:] == [
+        "setting WATCHDOG_HEARBEAT_TIMEOUT_S: no such setting; did you mean WATCHDOG_HEARTBEAT_TIMEOUT_S?"
+    ]
+
+
+def test_config_is_read_from_watchdog_config_or_after_the_command(tmp_path: Path) -> None:
+    config = tmp_path / "w.toml"
+    config.write_text("heartbeat_timeout_s = 42\n")
+    assert json.loads(cli("config", env={"WATCHDOG_CONFIG": str(config)}).stdout)["heartbeat_timeout_s"] == 42
+    assert json.loads(cli("config", "--config", str(config)).stdout)["heartbeat_timeout_s"] == 42
+    assert json.loads(cli("--config", str(config), "config").stdout)["heartbeat_timeout_s"] == 42
+
+
+def test_version_and_every_commands_help_says_what_it_does() -> None:
+    version = cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("exec-watchdog ")
+    commands = ("run", "bridge", "demo", "simulate", "audit", "replay", "schemas", "db", "standin-agents", "config")
+    for command in commands:
+        shown = cli(command, "--help").stdout
+        description = " ".join(shown.split("\n\n")[1].split())
+        assert len(description) > 120 and "Settings come from WATCHDOG_* variables" in description, command
 
 
 def test_config_masks_secrets() -> None:
