@@ -220,8 +220,7 @@ class PartitionedConsumer:
 
     def _update_gauges(self) -> None:
         self.metrics.partitions.set(len(self.owned))
-        self.metrics.tracked.set(sum(len(s.engine.records) for s in self.owned.values()))
-        self.metrics.incident.set(1 if any(s.engine.brake.engaged for s in self.owned.values()) else 0)
+        self.metrics.show_engines(s.engine for s in self.owned.values())
         lagging = False
         for p, state in self.owned.items():
             tp = TopicPartition(self.lifecycle_topic, p)

@@ -5,3 +5,13 @@ Rooms: `adapters` (store, agents, platform), `telemetry` (metrics, logs), `servi
 The decision core and the Kafka edges are the top-level packages `schemas`, `statemachine`,
 `consumers` and `producers`.
 """
+
+from importlib import metadata
+
+
+def version() -> str:
+    """The installed build's version (`--version`, `watchdog_build_info`)."""
+    try:
+        return metadata.version("exec-watchdog")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -54,6 +54,8 @@ class Engine:
         self._commands: dict[str, str] = {}
         self._active: Counter[str] = Counter()
         """Executions not yet ended, by agent (the brake's denominator)."""
+        self.states: Counter[State] = Counter()
+        """Executions remembered, by state."""
         self._held: set[str] = set()
         self._unreachable: Counter[str] = Counter()
         """Executions not yet ended whose agent did not answer their last probe, by agent: an outage is
@@ -229,6 +231,7 @@ class Engine:
     def _count(self, record: ExecutionRecord | None, sign: int) -> None:
         if record is None:
             return
+        self.states[record.state] += sign
         if not record.state.is_terminal:
             self._active[record.agent_name] += sign
         if record.held:
@@ -295,6 +298,10 @@ class Engine:
         if isinstance(event, CommandResult):
             return self._commands.get(event.command_id)
         return event.execution_id
+
+    def unreachable_agents(self) -> list[str]:
+        """The agents in an outage: the last probe of one of their running executions failed."""
+        return sorted(agent for agent, waiting in self._unreachable.items() if waiting > 0)
 
     def state_of(self, execution_id: str) -> State | None:
         record = self.records.get(execution_id)

@@ -49,18 +49,23 @@ class LastError:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """What the agent still held of an execution just before it was terminated: its last error and
-    the latest entries of its log (the agent drops both when the execution ends)."""
+    """What an effect found beside its outcome: before a terminate, the agent's last error and the
+    latest entries of its log (the agent drops both when the execution ends); for a probe the agent
+    did not answer, why."""
 
     last_error: LastError | None
     log_tail: tuple[str, ...] = ()
+    unreachable: str | None = None
+    """Why a probe's agent did not answer (refused, HTTP 401, no whole reply within 4 s, ...)."""
 
     def __bool__(self) -> bool:
-        return self.last_error is not None or bool(self.log_tail)
+        return self.last_error is not None or bool(self.log_tail) or self.unreachable is not None
 
     def to_json(self) -> str:
         """The form kept with an outbox row (`from_json` reads it back)."""
         kept: dict[str, object] = {"log_tail": list(self.log_tail)}
+        if self.unreachable is not None:
+            kept["unreachable"] = self.unreachable
         if self.last_error is not None:
             kept |= {"error_type": self.last_error.error_type, "error_message": self.last_error.error_message}
         return json.dumps(kept)
@@ -71,7 +76,8 @@ class Evidence:
         kept = json.loads(text)
         message = kept.get("error_message")
         last = LastError(kept.get("error_type") or "", message) if message else None
-        return cls(last, tuple(str(entry) for entry in kept.get("log_tail", [])))
+        unreachable = kept.get("unreachable")
+        return cls(last, tuple(str(entry) for entry in kept.get("log_tail", [])), unreachable)
 
 
 class AgentApi(Protocol):

@@ -113,6 +113,8 @@ def render(t: Timeline) -> str:
 
 def _evidence_lines(evidence: Evidence) -> list[str]:
     lines = []
+    if evidence.unreachable is not None:
+        lines.append(f"  {'':12} the agent did not answer: {evidence.unreachable}")
     if evidence.last_error is not None:
         last = evidence.last_error
         said = f"{last.error_type or 'error'}: {last.error_message}"

@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 
+from exec_watchdog import version
 from exec_watchdog.adapters.migrate import StoreNotMigrated
 from exec_watchdog.cli import handlers
 from exec_watchdog.settings import ConfigError, Settings, load_settings
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Finds stuck, orphaned and idle agent executions and recovers them.",
     )
     parser.add_argument("--config", type=Path, help=CONFIG_HELP)
-    parser.add_argument("--version", action="version", version=f"exec-watchdog {_version()}")
+    parser.add_argument("--version", action="version", version=f"exec-watchdog {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
@@ -160,13 +160,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _config_from_environment() -> Path | None:
     named = os.environ.get("WATCHDOG_CONFIG")
     return Path(named) if named else None
-
-
-def _version() -> str:
-    try:
-        return metadata.version("exec-watchdog")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -152,9 +152,12 @@ class EffectRunner:
         answer = await self.agents.known_executions(agent_name)
         observed = _now_us()
         label = "known" if isinstance(answer, Known) else "unreachable"
+        self.metrics.agent_calls.labels("running", label).observe(time.perf_counter() - started)
         if isinstance(answer, Unreachable):
             log.warning("agent %s did not answer GET /api/executions/running: %s", agent_name, answer.why)
-        self.metrics.agent_calls.labels("running", label).observe(time.perf_counter() - started)
+            why = Evidence(None, unreachable=answer.why).to_json()
+            for row in rows:
+                await asyncio.to_thread(self.store.record_evidence, row.id, why)
         for row in rows:
             await self._settle(row, probe_outcome(answer, row.execution_id), observed)
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections import Counter as Tally
+from collections.abc import Iterable
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
+
+from exec_watchdog import version
+from schemas.fields import State
 from schemas.outputs import Command, Output, RecoveryEvent, Transition
+from statemachine.engine import Engine
 from statemachine.texts import OVERRIDDEN_BY_SUCCESS
 
 
@@ -52,6 +58,33 @@ class Metrics:
             ["call", "outcome"],
             registry=r,
         )
+        self.executions = Gauge("watchdog_executions", "Executions in memory, by state", ["state"], registry=r)
+        self.unreachable = Gauge(
+            "watchdog_agent_unreachable",
+            "1 while an agent's probes fail (the cause: the service's log and `audit`)",
+            ["agent"],
+            registry=r,
+        )
+        build = Gauge("watchdog_build_info", "The running build (always 1)", ["version"], registry=r)
+        build.labels(version()).set(1)
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes, ...
+
+    def show_engines(self, engines: Iterable[Engine]) -> None:
+        """The gauges that describe the owned partitions' state: tracked, by state, outages, incident."""
+        states: Tally[State] = Tally()
+        unreachable: set[str] = set()
+        incident = False
+        for engine in engines:
+            states.update(engine.states)
+            unreachable.update(engine.unreachable_agents())
+            incident = incident or engine.brake.engaged
+        self.tracked.set(sum(states.values()))
+        for state in State:
+            self.executions.labels(state.value).set(states[state])
+        self.unreachable.clear()
+        for agent in sorted(unreachable):
+            self.unreachable.labels(agent).set(1)
+        self.incident.set(1 if incident else 0)
 
     def count_outputs(self, outputs: list[Output]) -> None:
         for output in outputs:

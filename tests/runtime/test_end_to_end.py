@@ -12,6 +12,8 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from exec_watchdog.adapters.store import Store
+from exec_watchdog.audit.view import render, timeline
 from exec_watchdog.demo.local_broker import free_port
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from exec_watchdog.service.service import Service
@@ -224,9 +226,17 @@ async def test_misbehaving_agents_are_unreachable_never_a_reason_to_kill(
         )
         assert await watched_for(service, 3.0)  # several more probe rounds (PROBE_RETRY_S=0.5, at most 2)
         records = await read_to_end(kafka_bootstrap, settings.recoveries_topic)
+        exposed = service.metrics.exposition().decode()
     assert sorted(e["agent_name"] for e in decided(records)) == sorted(modes)  # one per agent
     assert {e["action"] for e in recoveries(records)} == {"agent_unreachable"}
     assert fleet.terminates == {}
+    for agent in modes:
+        assert f'watchdog_agent_unreachable{{agent="{agent}"}} 1.0' in exposed
+    assert 'watchdog_executions{state="suspected"} 4.0' in exposed
+    store = Store(settings.database_url, settings.group_id)
+    found = timeline(store, "silent-on-locked-bot")
+    store.close()
+    assert found is not None and "the agent did not answer: HTTP 401" in render(found)
 
 
 async def test_the_last_record_of_a_quiet_topic_is_applied(

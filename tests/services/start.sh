@@ -3,7 +3,8 @@
 #   PostgreSQL on 127.0.0.1:5432 (database `test`, user `postgres`, trusted on loopback),
 #   Redis on 127.0.0.1:6379, and the Apache Kafka broker's jars (tests/services/kafka/pom.xml)
 #   in $KAFKA_CACHE (default ~/.cache/exec-watchdog/kafka-<version>), from which the tests start
-#   their own KRaft clusters on free loopback ports.
+#   their own KRaft clusters on free loopback ports; and promtool (Debian's prometheus package) for
+#   the alerting rules' unit tests.
 # Needs root for apt-get and PostgreSQL's cluster; prints what it does.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,6 +23,7 @@ need_package() {  # need_package COMMAND-OR-PATH PACKAGE...
 # --- PostgreSQL -----------------------------------------------------------------------------
 need_package pg_ctlcluster postgresql
 need_package redis-server redis-server
+need_package promtool prometheus  # promtool: the alerting rules' unit tests
 version="$(ls /etc/postgresql | sort -V | tail -n1)"
 hba="/etc/postgresql/$version/main/pg_hba.conf"
 trust="host all postgres 127.0.0.1/32 trust  # exec-watchdog tests"
