@@ -77,6 +77,8 @@ class PartitionedConsumer:
         """Partitions whose engines hold a batch that was not handed to a write (it failed midway):
         their state must not be snapshotted, or the batch's outbox rows would be lost for good."""
         self.caught_up = False
+        self.lags: dict[int, int] = {}
+        """Lifecycle records not yet read, by owned partition (as of the latest batch)."""
 
     @staticmethod
     def create(kafka: KafkaConnection, group_id: str, session_timeout_s: float = 10) -> AIOKafkaConsumer:
@@ -222,12 +224,13 @@ class PartitionedConsumer:
         self.metrics.partitions.set(len(self.owned))
         self.metrics.show_engines(s.engine for s in self.owned.values())
         lagging = False
+        self.lags = {}
         for p, state in self.owned.items():
             tp = TopicPartition(self.lifecycle_topic, p)
             high = self.consumer.highwater(tp)
             if high is None:
                 continue
-            lag = max(0, high - state.lifecycle_fetched)
+            lag = self.lags[p] = max(0, high - state.lifecycle_fetched)
             self.metrics.lag.labels(self.lifecycle_topic, str(p)).set(lag)
             lagging = lagging or lag > READY_LAG
         self.caught_up = bool(self.owned) and not lagging

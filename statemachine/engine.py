@@ -26,6 +26,9 @@ from statemachine.seen_ids import admit
 from statemachine.timestamps import to_micros
 
 
+_NOTABLE = frozenset({State.SUSPECTED, State.IDLE, State.CONFIRMED_ORPHAN})
+
+
 def input_id(event: InputEvent) -> str:
     """The id an input is known by in `caused_by` and the audit: its own, or one derived from it."""
     if event.event_id is not None:
@@ -56,6 +59,8 @@ class Engine:
         """Executions not yet ended, by agent (the brake's denominator)."""
         self.states: Counter[State] = Counter()
         """Executions remembered, by state."""
+        self.notable: set[str] = set()
+        """Executions suspected, idle or confirmed orphans: what an operator asks about."""
         self._held: set[str] = set()
         self._unreachable: Counter[str] = Counter()
         """Executions not yet ended whose agent did not answer their last probe, by agent: an outage is
@@ -232,6 +237,8 @@ class Engine:
         if record is None:
             return
         self.states[record.state] += sign
+        if record.state in _NOTABLE:
+            (self.notable.add if sign > 0 else self.notable.discard)(record.execution_id)
         if not record.state.is_terminal:
             self._active[record.agent_name] += sign
         if record.held:
@@ -298,6 +305,11 @@ class Engine:
         if isinstance(event, CommandResult):
             return self._commands.get(event.command_id)
         return event.execution_id
+
+    @property
+    def held(self) -> frozenset[str]:
+        """Executions whose terminate or failure mark the mass-failure brake holds."""
+        return frozenset(self._held)
 
     def unreachable_agents(self) -> list[str]:
         """The agents in an outage: the last probe of one of their running executions failed."""

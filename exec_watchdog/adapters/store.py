@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from exec_watchdog.adapters import audit_store
 from exec_watchdog.adapters import migrate as migrations
 from exec_watchdog.adapters.audit_store import Checkpoint, DecisionRow
+from exec_watchdog.adapters.status_store import StatusStore
 from exec_watchdog.adapters.store_tables import outbox, partition_state
 
 
@@ -84,6 +85,7 @@ class Store:
         else:
             migrations.require_current(self.engine)
         self.audit = audit_store.AuditStore(self.engine, group_id)
+        self.status = StatusStore(self.engine, group_id)
 
     def close(self) -> None:
         self.engine.dispose()

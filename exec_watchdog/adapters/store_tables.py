@@ -94,3 +94,12 @@ checkpoints = Table(
     Column("saved_at_us", BigInteger, nullable=False),
     Index("checkpoints_partition", "group_id", "topic", "partition", "id"),
 )
+
+instance_status = Table(
+    "instance_status",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("instance_id", String(255), primary_key=True),
+    Column("written_at_us", BigInteger, nullable=False),
+    Column("document", Text, nullable=False),
+)

@@ -125,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     standin.add_argument("--running", action="append", metavar="EXECUTION_ID", help="an execution it runs")
     standin.set_defaults(handler=handlers.run_standin_agents)
 
+    status = command(
+        "status",
+        "what the watchdog thinks right now: suspected, idle, unreachable agents, incident",
+        "Reads the status every running instance writes to the store (every SNAPSHOT_INTERVAL_S): "
+        "executions by state, the ones suspected, idle or confirmed orphan with since when and why, agents "
+        "whose probes fail with the cause, the incident, the consumer lag. No HTTP port needed.",
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable")
+    status.set_defaults(handler=handlers.run_status)
+
     config = command(
         "config",
         "print the effective configuration, secrets masked",

@@ -57,6 +57,10 @@ def run_audit(args: argparse.Namespace, settings: Settings) -> int:
     from exec_watchdog.adapters.store import Store
     from exec_watchdog.audit.view import render, timeline
 
+    missing = missing_store(settings.database_url)
+    if missing is not None:
+        print(f"exec-watchdog audit: {missing}", file=sys.stderr)
+        return EXIT_USAGE
     store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
     try:
         found = timeline(store, args.execution_id)
@@ -163,3 +167,35 @@ def run_standin_agents(args: argparse.Namespace, settings: Settings) -> int:
     done.wait()
     fleet.stop()
     return EXIT_OK
+
+
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from exec_watchdog.adapters.store import Store
+    from exec_watchdog.audit.status_view import render_status, status_json
+
+    missing = missing_store(settings.database_url)
+    if missing is not None:
+        print(f"exec-watchdog status: {missing}", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
+    try:
+        rows = store.status.all()
+    finally:
+        store.close()
+    show = status_json if args.json else render_status
+    print(show(settings.group_id, rows, settings.snapshot_interval_s))
+    return EXIT_OK
+
+
+def missing_store(url: str) -> str | None:
+    """Why a reading command must not open this store: a SQLite file that is not there would be
+    created empty, and the answer would be "nothing is recorded" instead of "wrong place"."""
+    if not url.startswith("sqlite:///") or url in ("sqlite://", "sqlite:///:memory:"):
+        return None
+    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    if path.exists():
+        return None
+    return (
+        f"setting WATCHDOG_DATABASE_URL: there is no store at {path.resolve()}; give the service's own "
+        "DATABASE_URL (a relative SQLite path counts from the current directory)"
+    )

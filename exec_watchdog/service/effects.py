@@ -155,9 +155,12 @@ class EffectRunner:
         self.metrics.agent_calls.labels("running", label).observe(time.perf_counter() - started)
         if isinstance(answer, Unreachable):
             log.warning("agent %s did not answer GET /api/executions/running: %s", agent_name, answer.why)
+            self.metrics.board.probe_failed(agent_name, answer.why, from_micros(observed))
             why = Evidence(None, unreachable=answer.why).to_json()
             for row in rows:
                 await asyncio.to_thread(self.store.record_evidence, row.id, why)
+        else:
+            self.metrics.board.probe_answered(agent_name)
         for row in rows:
             await self._settle(row, probe_outcome(answer, row.execution_id), observed)
 

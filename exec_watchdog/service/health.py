@@ -1,4 +1,5 @@
-"""`/healthz` (the process is alive), `/readyz` (partitions assigned and caught up), `/metrics`."""
+"""`/healthz` (the process is alive), `/readyz` (partitions assigned and caught up), `/metrics`,
+`/status` (what the instance thinks right now, as JSON: `exec_watchdog.telemetry.status`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,16 @@ _REASONS = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}
 
 
 class HealthServer:
-    def __init__(self, port: int, metrics: Metrics, ready: Callable[[], bool], host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int,
+        metrics: Metrics,
+        ready: Callable[[], bool],
+        host: str = "127.0.0.1",
+        status: Callable[[], bytes] | None = None,
+    ) -> None:
         self.host = host
+        self.status = status
         self.port = port
         self.metrics = metrics
         self.ready = ready
@@ -54,4 +63,6 @@ class HealthServer:
             return (200, b"ready\n", "text/plain") if self.ready() else (503, b"not ready\n", "text/plain")
         if path == "/metrics":
             return 200, self.metrics.exposition(), "text/plain; version=0.0.4; charset=utf-8"
+        if path == "/status" and self.status is not None:
+            return 200, self.status(), "application/json"
         return 404, b"not found\n", "text/plain"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import uuid
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from consumers.partitioned import PartitionedConsumer
 from exec_watchdog import wiring
@@ -20,8 +23,10 @@ from exec_watchdog.service.ticker import Ticker
 from exec_watchdog.service.webhook import WebhookSink
 from exec_watchdog.settings import Settings
 from exec_watchdog.telemetry.metrics import Metrics
+from exec_watchdog.telemetry.status import InstanceStatus, instance_status
 from producers.publisher import Publisher
 from producers.topics import ensure_owned_topics, wait_for_input_topic
+from statemachine.timestamps import to_micros
 
 log = logging.getLogger(__name__)
 STOP_BUDGET_S = 8.0
@@ -65,8 +70,9 @@ class Service:
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        health = HealthServer(s.http_port, self.metrics, self.ready, s.http_host) if s.http_port else None
-        if health is not None:  # /healthz from the first moment, while the broker and topics are awaited
+        health = None
+        if s.http_port:  # /healthz from the first moment, while the broker and topics are awaited
+            health = HealthServer(s.http_port, self.metrics, self.ready, s.http_host, self._status_json)
             self.http_port = await bind_health(health, s.http_port, s.http_host)
         try:
             prepared = await self._prepare_topics(stop)
@@ -139,6 +145,7 @@ class Service:
             self.consumer.subscribe()
             await kafka.start()
             loops = [
+                asyncio.create_task(self._write_status(stop), name="status"),
                 asyncio.create_task(self.consumer.run(stop), name="consume"),
                 asyncio.create_task(ticker.run(stop), name="tick"),
                 asyncio.create_task(self.runner.run(stop), name="effects"),
@@ -198,5 +205,27 @@ class Service:
                 await self.redis.aclose()
             if health is not None:
                 await health.stop()
+            with contextlib.suppress(SQLAlchemyError):
+                await asyncio.to_thread(self.store.status.drop, self.instance_id)  # gone, not stale
             self.store.close()
             log.info("exec-watchdog %s stopped", self.instance_id)
+
+    def status(self) -> InstanceStatus:
+        """What this instance thinks right now (`GET /status`; written to the store for `exec-watchdog status`)."""
+        owned = {} if self.consumer is None else {p: state.engine for p, state in self.consumer.owned.items()}
+        lags = {} if self.consumer is None else self.consumer.lags
+        return instance_status(self.instance_id, self.settings.group_id, owned, self.metrics.board, lags)
+
+    def _status_json(self) -> bytes:
+        return self.status().model_dump_json().encode()
+
+    async def _write_status(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            document = self.status()
+            at = to_micros(document.written_at)
+            try:
+                await asyncio.to_thread(self.store.status.save, self.instance_id, at, document.model_dump_json())
+            except SQLAlchemyError as error:
+                log.warning("status not written: %s", type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.snapshot_interval_s)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 
 from exec_watchdog import version
+from exec_watchdog.telemetry.status import StatusBoard
 from schemas.fields import State
 from schemas.outputs import Command, Output, RecoveryEvent, Transition
 from statemachine.engine import Engine
@@ -68,6 +69,8 @@ class Metrics:
         build = Gauge("watchdog_build_info", "The running build (always 1)", ["version"], registry=r)
         build.labels(version()).set(1)
         ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes, ...
+        self.board = StatusBoard()
+        """When and why notable executions got where they are, for `status` (fed with the same outputs)."""
 
     def show_engines(self, engines: Iterable[Engine]) -> None:
         """The gauges that describe the owned partitions' state: tracked, by state, outages, incident."""
@@ -87,6 +90,7 @@ class Metrics:
         self.incident.set(1 if incident else 0)
 
     def count_outputs(self, outputs: list[Output]) -> None:
+        self.board.note(outputs)
         for output in outputs:
             if isinstance(output, Transition):
                 self.transitions.labels(output.from_state.value, output.to_state.value).inc()
