@@ -124,7 +124,7 @@ class PartitionedConsumer:
             state.add_lifecycle([], fetched_to=await self.consumer.position(lifecycle_tp))
             drained = state.drain()
             await self._dead_letters(drained, partition)
-            self.metrics.count_outputs(drained.outputs)
+            self.metrics.count_outputs(drained.outputs, state.engine)
             items += outbox_items(drained.outputs, partition, redis=self.with_redis, webhook=self.with_webhook)
             rows = decision_rows(drained.applied, partition, self.policy.digest)
             decided += rows

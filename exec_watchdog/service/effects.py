@@ -155,6 +155,7 @@ class EffectRunner:
         self.metrics.agent_calls.labels("running", label).observe(time.perf_counter() - started)
         if isinstance(answer, Unreachable):
             log.warning("agent %s did not answer GET /api/executions/running: %s", agent_name, answer.why)
+            self.metrics.agent_failures.labels(agent_name).inc()
             self.metrics.board.probe_failed(agent_name, answer.why, from_micros(observed))
             why = Evidence(None, unreachable=answer.why).to_json()
             for row in rows:
@@ -193,6 +194,8 @@ class EffectRunner:
         else:
             outcome = await self._mark_failed(row)
         self.metrics.agent_calls.labels(row.kind, outcome).observe(time.perf_counter() - started)
+        if row.kind == "terminate" and outcome == "failed":
+            self.metrics.agent_failures.labels(row.agent_name).inc()
         await self._settle(row, outcome, _now_us())
 
     async def _terminate(self, row: OutboxRow, interrupted: bool) -> str:

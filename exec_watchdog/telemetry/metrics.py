@@ -13,6 +13,7 @@ from schemas.fields import State
 from schemas.outputs import Command, Output, RecoveryEvent, Transition
 from statemachine.engine import Engine
 from statemachine.texts import OVERRIDDEN_BY_SUCCESS
+from statemachine.timestamps import to_micros
 
 
 class Metrics:
@@ -59,6 +60,18 @@ class Metrics:
             ["call", "outcome"],
             registry=r,
         )
+        self.agent_failures = Counter(
+            "watchdog_agent_failures_total",
+            "Agent calls that got no usable answer (a probe unreachable, a terminate failed), by agent",
+            ["agent"],
+            registry=r,
+        )
+        self.detection = Histogram(
+            "watchdog_detection_seconds",
+            "From an execution's last sign of life to its suspicion: HEARTBEAT_TIMEOUT_S plus the delay to the tick",
+            buckets=(1, 2, 5, 10, 15, 30, 45, 60, 90, 95, 100, 120, 180, 300, 600, 1800),
+            registry=r,
+        )
         self.executions = Gauge("watchdog_executions", "Executions in memory, by state", ["state"], registry=r)
         self.unreachable = Gauge(
             "watchdog_agent_unreachable",
@@ -89,11 +102,16 @@ class Metrics:
             self.unreachable.labels(agent).set(1)
         self.incident.set(1 if incident else 0)
 
-    def count_outputs(self, outputs: list[Output]) -> None:
+    def count_outputs(self, outputs: list[Output], engine: Engine | None = None) -> None:
+        """Counts what was decided; with the deciding engine, also how long each suspect had been silent."""
         self.board.note(outputs)
         for output in outputs:
             if isinstance(output, Transition):
                 self.transitions.labels(output.from_state.value, output.to_state.value).inc()
+                if engine is not None and output.to_state is State.SUSPECTED and output.from_state in _WATCHED:
+                    record = engine.records.get(output.execution_id)
+                    if record is not None:
+                        self.detection.observe(max(0, to_micros(output.at) - record.last_seen) / 1e6)
             elif isinstance(output, RecoveryEvent):
                 self.recoveries.labels(output.action).inc()
                 if output.action == "overridden":
@@ -104,6 +122,10 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+_WATCHED = (State.RUNNING, State.IDLE)
+"""Suspected from these, by silence (a release's re-check goes from `confirmed_orphan`)."""
 
 
 def _override_reason(reason: str) -> str:

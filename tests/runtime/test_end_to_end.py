@@ -233,6 +233,9 @@ async def test_misbehaving_agents_are_unreachable_never_a_reason_to_kill(
     for agent in modes:
         assert f'watchdog_agent_unreachable{{agent="{agent}"}} 1.0' in exposed
     assert 'watchdog_executions{state="suspected"} 4.0' in exposed
+    assert "watchdog_detection_seconds_count 4.0" in exposed  # each silent one, once
+    assert 'watchdog_detection_seconds_bucket{le="1.0"} 0.0' in exposed  # never before HEARTBEAT_TIMEOUT_S
+    assert 'watchdog_agent_failures_total{agent="down-bot"}' in exposed
     store = Store(settings.database_url, settings.group_id)
     found = timeline(store, "silent-on-locked-bot")
     store.close()
