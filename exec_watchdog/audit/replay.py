@@ -10,13 +10,16 @@ from typing import TextIO
 
 from consumers.decision_records import event_time
 from consumers.log_reader import LogReader
+from consumers.partition import Applied
 from exec_watchdog.adapters.store import Store
+from exec_watchdog.audit.export_file import ExportHeader, PolicyChange
 from exec_watchdog.audit.replay_run import MissingHistory, PartitionHistory, Replayer
 from exec_watchdog.audit.replay_verify import first_difference
 from exec_watchdog.audit.what_if import Report, Truth, is_answer
 from exec_watchdog.service.collector import tune_for_long_lived_state
 from exec_watchdog.settings import Settings
 from schemas.inputs import Tick
+from schemas.outputs import RecoveryEvent
 from statemachine.policy import Policy
 from statemachine.timestamps import to_micros
 
@@ -104,27 +107,40 @@ async def _verify(replayer: Replayer, partitions: list[int], request: ReplayRequ
 
 
 async def _export(replayer: Replayer, partitions: list[int], request: ReplayRequest, since_us: int | None) -> int:
+    """Each partition that holds what is asked for, opened by its header (policy included); with
+    `--execution`, only that execution's partition, its ticks and its inputs (and every input of the
+    partition if the mass-failure brake acted there: the others' suspicions then shape its decisions)."""
     assert request.export_path is not None
     written = 0
+    histories = [await replayer.run(p, every_input=True) for p in partitions]
+    if request.execution_id is not None:
+        histories = [h for h in histories if any(_about(a, request.execution_id) for a in h.applied)]
     with open(request.export_path, "w", encoding="utf-8") as out:
-        for p in partitions:
-            history = await replayer.run(p, every_input=True)
-            written += _write_inputs(history, out, request.execution_id, since_us)
+        for history in histories:
+            written += _write_partition(history, replayer, out, request.execution_id, since_us)
     print(f"replay --export: {written} inputs written to {request.export_path}; `exec-watchdog simulate` replays them")
     return EXIT_OK
 
 
-def _write_inputs(history: PartitionHistory, out: TextIO, execution_id: str | None, since_us: int | None) -> int:
+def _write_partition(
+    history: PartitionHistory, replayer: Replayer, out: TextIO, execution_id: str | None, since_us: int | None
+) -> int:
+    braked = any(isinstance(o, RecoveryEvent) and o.action == "incident" for a in history.applied for o in a.outputs)
+    only = None if braked else execution_id
+    digest = history.digests[0] if history.digests else history.policies[0]
+    out.write(ExportHeader(partition=history.partition, policy=replayer.policy(digest)).model_dump_json() + "\n")
     written = 0
-    for applied in history.applied:
-        subjects = {c.execution_id for c in applied.changes}
-        if isinstance(applied.event, Tick):
-            keep = True
-        elif execution_id is not None:
-            keep = execution_id in subjects or getattr(applied.event, "execution_id", None) == execution_id
-        else:
-            keep = True
+    for applied, in_force in zip(history.applied, history.digests, strict=True):
+        if in_force != digest:
+            digest = in_force
+            out.write(PolicyChange(policy=replayer.policy(digest)).model_dump_json() + "\n")
+        keep = isinstance(applied.event, Tick) or only is None or _about(applied, only)
         if keep and (since_us is None or event_time(applied.event) >= since_us):
             out.write(applied.event.model_dump_json(exclude_none=True) + "\n")
             written += 1
     return written
+
+
+def _about(applied: Applied, execution_id: str) -> bool:
+    subjects = {c.execution_id for c in applied.changes}
+    return execution_id in subjects or getattr(applied.event, "execution_id", None) == execution_id

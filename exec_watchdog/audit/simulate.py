@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TextIO
 
+from exec_watchdog.audit.export_file import ExportHeader, PolicyChange, read_marker
 from schemas.outputs import Output
 from schemas.parsing import InvalidInput, parse_input
 from statemachine.engine import Engine
@@ -17,11 +18,21 @@ def dump_output(output: Output) -> str:
 
 
 def simulate(lines: Iterable[str], policy: Policy, out: TextIO, err: TextIO) -> int:
-    """Apply every valid line in order; report bad lines on `err`. Returns how many were rejected."""
+    """Apply every valid line in order; report bad lines on `err`. Returns how many were rejected.
+
+    A file from `replay --export` carries its own policy: at each partition's header the engine
+    starts afresh under it, and a policy line switches it (`exec_watchdog.audit.export_file`)."""
     engine = Engine(policy)
     rejected = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
+            continue
+        marker = read_marker(line)
+        if isinstance(marker, ExportHeader):
+            engine = Engine(marker.policy)
+            continue
+        if isinstance(marker, PolicyChange):
+            engine = Engine(marker.policy, engine.records.values(), engine.clock)
             continue
         try:
             event = parse_input(line)

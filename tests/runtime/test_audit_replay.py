@@ -179,15 +179,10 @@ def test_export_replays_anywhere_with_simulate(recorded: Recorded, tmp_path: Pat
     exported = tmp_path / "orphan-1.jsonl"
     run = cli(recorded.settings, "replay", "--export", str(exported), "--execution", "orphan-1")
     assert run.returncode == 0, run.stderr
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")} | {
-        "WATCHDOG_HEARTBEAT_TIMEOUT_S": "1.5",
-        "WATCHDOG_MIN_AGE_S": "0.5",
-        "WATCHDOG_AUTO_TERMINATE": "true",
-        "WATCHDOG_PROBE_RETRY_S": "0.5",
-        "WATCHDOG_PROBE_RETRY_MAX_S": "2",
-        "WATCHDOG_COMMAND_RETRY_S": "0.5",
-        "WATCHDOG_COMMAND_RETRY_MAX_S": "2",
-    }
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert lines[0]["type"] == "watchdog.export" and lines[0]["policy"]["heartbeat_timeout_s"] == 1.5
+    assert [line["partition"] for line in lines if line["type"] == "watchdog.export"] == [lines[0]["partition"]]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}  # the policy is in the file
     simulated = subprocess.run(
         [sys.executable, "-m", "exec_watchdog", "simulate", str(exported)],
         env=env,
@@ -204,11 +199,34 @@ def test_export_replays_anywhere_with_simulate(recorded: Recorded, tmp_path: Pat
     assert mine == recorded_outputs and any(o["type"] == "watchdog.recovery" for o in mine)
 
 
+def test_a_whole_export_reproduces_every_recorded_decision_with_simulate(recorded: Recorded, tmp_path: Path) -> None:
+    """Both partitions, across the restart with new settings (a policy line), with no settings given."""
+    exported = tmp_path / "all.jsonl"
+    run = cli(recorded.settings, "replay", "--export", str(exported))
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    assert [line["partition"] for line in lines if line["type"] == "watchdog.export"] == [0, 1]
+    assert any(line["type"] == "watchdog.policy" for line in lines)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
+    simulated = subprocess.run(
+        [sys.executable, "-m", "exec_watchdog", "simulate", str(exported)], env=env, capture_output=True, text=True
+    )
+    assert simulated.returncode == 0 and simulated.stderr == ""
+    store = Store(recorded.settings.database_url, recorded.settings.group_id)
+    topic = recorded.settings.lifecycle_topic
+    expected = [o for p in (0, 1) for r in store.audit.for_partition(topic, p) for o in json.loads(r.outputs_json)]
+    store.close()
+    assert [json.loads(line) for line in simulated.stdout.splitlines()] == expected
+    actions = {o["action"] for o in expected if o["type"] == "watchdog.recovery"}
+    assert actions >= {"orphan_recovered", "auto_terminated"}
+
+
 def test_since_starts_the_replay_and_the_export_at_that_time(recorded: Recorded, tmp_path: Path) -> None:
     exported = tmp_path / "since.jsonl"
     run = cli(recorded.settings, "replay", "--export", str(exported), "--since", recorded.between)
     assert run.returncode == 0, run.stderr
-    inputs = [json.loads(line) for line in exported.read_text().splitlines()]
+    lines = [json.loads(line) for line in exported.read_text().splitlines()]
+    inputs = [e for e in lines if e["type"] not in ("watchdog.export", "watchdog.policy")]
     assert {e.get("execution_id") for e in inputs} >= {"orphan-2"}
     since = datetime.fromisoformat(recorded.between)
     assert all(
