@@ -44,6 +44,44 @@ def cast(seed: int = 7) -> list[Role]:
     return roles
 
 
+def plan(roles: list[Role]) -> list[str]:
+    """What is about to happen, told before it does."""
+    healthy = [r for r in roles if r.kind == "healthy"]
+    hung = [r for r in roles if r.kind == "hung"]
+    orphans = [r for r in roles if r.kind == "orphan"]
+    far = [r for r in roles if r.kind == "unreachable"]
+    return [
+        "what is about to happen:",
+        f"  {len(healthy)} healthy executions beat, make progress and complete within "
+        f"{max(r.ends_at_s or 0 for r in healthy):.0f} s: nothing is done to them;",
+        *(
+            f"  {r.execution_id} on {r.agent} keeps beating past its {r.timeout_s:.0f} s limit: "
+            "idle_detected, then terminated and marked failed (auto_terminated);"
+            for r in hung
+        ),
+        *(
+            f"  {r.execution_id} on {r.agent} vanishes at {r.ends_at_s:.0f} s and its agent forgets it: "
+            "suspected, probed, confirmed an orphan, marked failed (orphan_recovered);"
+            for r in orphans
+        ),
+        f"  {', '.join(r.execution_id for r in far)} on flaky-bot: the agent stops answering at 5 s; "
+        "the watchdog says so (agent_unreachable) and never kills what it cannot see.",
+    ]
+
+
+def told(roles: list[Role], recoveries: list[dict[str, object]], completed: int) -> bool:
+    """Every part of the story has happened: each hung, orphaned and unreachable role announced,
+    every healthy one completed."""
+    said = {(str(e["action"]), str(e["execution_id"])) for e in recoveries}
+    agents = {str(e["agent_name"]) for e in recoveries if e["action"] == "agent_unreachable"}
+    return (
+        all(("auto_terminated", r.execution_id) in said for r in roles if r.kind == "hung")
+        and all(("orphan_recovered", r.execution_id) in said for r in roles if r.kind == "orphan")
+        and all(r.agent in agents for r in roles if r.kind == "unreachable")
+        and completed >= sum(1 for r in roles if r.kind == "healthy")
+    )
+
+
 class Story:
     def __init__(self, fleet: StandinFleet, producer: AIOKafkaProducer, topic: str, roles: list[Role]) -> None:
         self.fleet = fleet

@@ -30,6 +30,10 @@ ACTION_STYLE = {
 }
 
 
+_CROWDED = (State.RUNNING, State.COMPLETED)
+"""States whose members are not listed: the crowd; the others are what the story is about."""
+
+
 @dataclass
 class Picture:
     elapsed_s: float
@@ -39,6 +43,8 @@ class Picture:
     events_per_s: float
     extras: list[str] = field(default_factory=list)
     """Lines shown under the tables."""
+    members: dict[State, list[str]] = field(default_factory=dict)
+    """Which executions are in each state."""
 
 
 def render(p: Picture) -> Group:
@@ -46,6 +52,7 @@ def render(p: Picture) -> Group:
     for state in State:
         states.add_column(state.value, justify="center", style=STATE_STYLE[state])
     states.add_row(*(str(p.states.get(s, 0)) for s in State))
+    states.add_row(*("\n".join(p.members.get(s, [])) if s not in _CROWDED else "" for s in State))
     recent = Table(title="recoveries (newest first)", expand=True)
     recent.add_column("decided at", no_wrap=True)
     recent.add_column("action", no_wrap=True)

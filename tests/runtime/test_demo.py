@@ -69,3 +69,33 @@ def test_ctrl_c_ends_the_demo_early_and_stops_everything_it_started(tmp_path: Pa
     out, _ = demo.communicate(timeout=30)
     assert demo.returncode == 0 and "summary" in out
     assert gone(broker_pid(first))
+
+
+def test_a_closed_terminal_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
+    demo = start_demo(tmp_path, "--duration", "120")
+    assert demo.stdout is not None
+    first = demo.stdout.readline()
+    time.sleep(6)
+    demo.send_signal(signal.SIGHUP)
+    out, _ = demo.communicate(timeout=30)
+    assert demo.returncode == 0 and "summary" in out
+    assert gone(broker_pid(first))
+
+
+def test_the_demo_says_what_will_happen_ends_when_told_and_its_hint_works_elsewhere(tmp_path: Path) -> None:
+    demo = start_demo(tmp_path, "--duration", "150")
+    started = time.monotonic()
+    out, _ = demo.communicate(timeout=200)
+    assert demo.returncode == 0, out
+    assert time.monotonic() - started < 120  # the story is told well before --duration
+    assert "what is about to happen:" in out and "hung-etl-01 on etl-bot keeps beating past its 15 s limit" in out
+    assert re.search(r"    failed: .*hung-etl-01", out) and re.search(r"    failed: .*orphan-00", out)
+    [hint] = [line.strip() for line in out.splitlines() if "exec-watchdog audit" in line]
+    elsewhere = subprocess.run(
+        ["bash", "-c", hint.replace("exec-watchdog", f"{sys.executable} -m exec_watchdog", 1)],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")},
+    )
+    assert elsewhere.returncode == 0 and "recovered" in elsewhere.stdout, elsewhere.stderr
