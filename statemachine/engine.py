@@ -25,7 +25,6 @@ from statemachine.rules import believed, next_due, start_time
 from statemachine.seen_ids import admit
 from statemachine.timestamps import to_micros
 
-
 _NOTABLE = frozenset({State.SUSPECTED, State.IDLE, State.CONFIRMED_ORPHAN})
 
 
