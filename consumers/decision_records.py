@@ -8,7 +8,7 @@ from consumers.partition import Applied
 from exec_watchdog.adapters.audit_store import DecisionRow
 from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
 from schemas.outputs import Output
-from statemachine.engine import input_id
+from statemachine.ids import input_id
 from statemachine.timestamps import to_micros
 
 _WORTH_A_RECORD = frozenset({"execution.started", "execution.completed", "execution.failed", "execution.cancelled"})

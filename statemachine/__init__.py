@@ -1,7 +1,8 @@
 """The pure decision core: `(state, event, policy) -> (state, outputs)`, with time only from events."""
 
 from statemachine.decide import Due, decide
-from statemachine.engine import Engine, input_id
+from statemachine.engine import Engine
+from statemachine.ids import input_id
 from statemachine.policy import Policy
 from statemachine.record import ExecutionRecord
 

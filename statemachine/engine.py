@@ -17,7 +17,7 @@ from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResul
 from schemas.outputs import Command, Output, Transition
 from statemachine.brake import Brake
 from statemachine.decide import Due, Outage, Released, decide
-from statemachine.ids import derived_input_id
+from statemachine.ids import input_id
 from statemachine.incident import incident_event, incident_over
 from statemachine.policy import Policy
 from statemachine.record import TIME_FIELDS, ExecutionRecord
@@ -26,17 +26,6 @@ from statemachine.seen_ids import admit
 from statemachine.timestamps import to_micros
 
 _NOTABLE = frozenset({State.SUSPECTED, State.IDLE, State.CONFIRMED_ORPHAN})
-
-
-def input_id(event: InputEvent) -> str:
-    """The id an input is known by in `caused_by` and the audit: its own, or one derived from it."""
-    if event.event_id is not None:
-        return event.event_id
-    if isinstance(event, Tick):
-        return derived_input_id(event.type, event.now.isoformat())
-    if isinstance(event, ProbeResult):
-        return derived_input_id(event.type, event.execution_id, event.observed_at.isoformat(), event.outcome)
-    return derived_input_id(event.type, event.command_id, event.observed_at.isoformat(), event.outcome)
 
 
 class Engine:
