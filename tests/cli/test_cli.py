@@ -139,14 +139,3 @@ def test_the_readme_configuration_table_is_generated_from_the_settings_model() -
     from exec_watchdog.settings_doc import readme_block
 
     assert readme_block() in README.read_text(), "regenerate with: python -m exec_watchdog.settings_doc"
-
-
-def test_the_readme_simulate_example_runs_as_written_and_prints_the_golden_orphan() -> None:
-    example = "exec-watchdog simulate tests/golden/orphan.in.jsonl"
-    [line] = [x for x in README.read_text().splitlines() if x.endswith(example)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    run = subprocess.run(["bash", "-c", line], env=env, cwd=ROOT, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout == (ROOT / "tests" / "golden" / "orphan.out.jsonl").read_text()
-    assert '"action":"orphan_recovered"' in run.stdout

@@ -22,14 +22,12 @@ def test_the_first_lines_are_the_two_commands_a_newcomer_needs() -> None:
 
 
 def test_the_offline_examples_run_as_written(tmp_path: Path) -> None:
-    examples = [
-        line.strip() for line in README.splitlines() if line.strip().startswith("exec-watchdog simulate tests/")
-    ]
+    """Each `simulate` example on a golden history prints that history's recorded decisions."""
+    examples = [line.strip() for line in README.splitlines() if "exec-watchdog simulate tests/golden/" in line]
     assert examples
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     for example in examples:
-        args = shlex.split(example)[1:]
-        run = subprocess.run(
-            [sys.executable, "-m", "exec_watchdog", *args], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert run.returncode == 0 and run.stdout, example
+        run = subprocess.run(["bash", "-c", example], cwd=ROOT, env=env, capture_output=True, text=True)
+        golden = ROOT / shlex.split(example)[-1].replace(".in.jsonl", ".out.jsonl")
+        assert run.returncode == 0 and run.stdout == golden.read_text(), example
