@@ -80,7 +80,10 @@ class ActivityWatch:
     async def _follow(self, agent_name: str, execution_id: str) -> None:
         failures = 0
         while True:
-            closed = await self._open(agent_name, execution_id, self._progress_of(execution_id))
+            try:
+                closed = await self._open(agent_name, execution_id, self._progress_of(execution_id))
+            except Exception as error:  # whatever an agent sends, this follower lives on
+                closed = Closed("broken", type(error).__name__)
             if closed.why == "ended":
                 self._ended.add(execution_id)
                 self._tasks.pop(execution_id, None)

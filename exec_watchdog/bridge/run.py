@@ -26,8 +26,10 @@ from exec_watchdog.adapters.agent_api import AgentApi, Known
 from exec_watchdog.adapters.trinity_db import PlatformExecution, TrinityDatabase
 from exec_watchdog.bridge.activity import ActivityWatch, StreamOpener
 from exec_watchdog.bridge.events import Observation, bridge_events, ends_as
+from exec_watchdog.service.startup import StartupError, admin_when_reachable, database_error
 from exec_watchdog.settings import Settings
 from exec_watchdog.telemetry.logs import configure_logging
+from exec_watchdog.telemetry.masking import mask_text
 from schemas.inputs import LifecycleEvent
 
 log = logging.getLogger(__name__)
@@ -131,8 +133,23 @@ def run_bridge(settings: Settings) -> int:
         )
         return 2
     configure_logging()
-    asyncio.run(_serve(settings))
+    try:
+        asyncio.run(_serve(settings))
+    except StartupError as error:
+        print(f"exec-watchdog bridge: {mask_text(str(error))}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _platform(url: str) -> TrinityDatabase:
+    """The platform's database, reached once now: a wrong URL is one line at start, not a log per round."""
+    try:
+        database = TrinityDatabase(url)
+        with database.engine.connect():
+            pass
+    except Exception as error:
+        raise database_error("WATCHDOG_PLATFORM_DATABASE_URL", url, error) from None
+    return database
 
 
 async def _serve(settings: Settings) -> None:
@@ -141,9 +158,14 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    database = _platform(settings.platform_database_url.get_secret_value())
+    admin = await admin_when_reachable(settings.kafka(), settings.kafka_bootstrap, settings.startup_timeout_s, stop)
+    if admin is None:
+        database.close()
+        return
+    await admin.close()
     producer = AIOKafkaProducer(**settings.kafka().options(), acks="all", enable_idempotence=False)
     await producer.start()
-    database = TrinityDatabase(settings.platform_database_url.get_secret_value())
     agents = wiring.agent_api(settings)
 
     async def send(event: LifecycleEvent) -> None:

@@ -28,20 +28,27 @@ class StartupError(Exception):
 
 
 def open_store(url: str, group_id: str, *, migrate: bool) -> Store:
-    shown = mask_url(url) if "://" in url else repr(url)
     try:
         return Store(url, group_id, migrate=migrate)
-    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as error:
-        raise StartupError(
-            f"setting WATCHDOG_DATABASE_URL: {shown} is not a database URL this build can use "
-            f"({type(error).__name__}); give a sqlite:///path/to/watchdog.db or a postgresql:// URL"
-        ) from None
-    except SQLAlchemyError as error:
+    except Exception as error:
+        raise database_error("WATCHDOG_DATABASE_URL", url, error) from None
+
+
+def database_error(setting: str, url: str, error: Exception) -> StartupError | Exception:
+    """One line for a database URL that cannot be used or reached; any other error as it is."""
+    shown = mask_url(url) if "://" in url else repr(url)
+    if isinstance(error, ArgumentError | NoSuchModuleError | ImportError | ValueError):
+        return StartupError(
+            f"setting {setting}: {shown} is not a database URL this build can use "
+            f"({type(error).__name__}); give a sqlite:///path/to/file.db or a postgresql:// URL"
+        )
+    if isinstance(error, SQLAlchemyError):
         first = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
-        raise StartupError(
-            f"setting WATCHDOG_DATABASE_URL: cannot open the store at {shown}: {mask_text(first)}; "
-            "check that the database runs and the address, user and password are right"
-        ) from None
+        return StartupError(
+            f"setting {setting}: cannot open the database at {shown}: {mask_text(first)}; "
+            "check that it runs and the address, user and password are right"
+        )
+    return error
 
 
 async def bind_health(health: HealthServer, port: int, host: str) -> int:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from exec_watchdog.adapters.agent_http import HttpAgentApi
+from exec_watchdog.adapters.agent_stream import Closed, Sink
 from exec_watchdog.bridge.activity import ActivityWatch, StreamOpener, backoff_s
 from exec_watchdog.demo.standin_fleet import StandinFleet
 
@@ -116,3 +117,22 @@ async def test_a_queued_execution_without_a_stream_yet_is_followed_once_it_runs(
 def test_back_off_doubles_from_the_base_up_to_the_cap_with_jitter() -> None:
     assert [backoff_s(1, 60, n, 0.5) for n in (0, 1, 2, 3, 7, 30)] == [1, 1, 2, 4, 60, 60]
     assert backoff_s(1, 60, 3, 0.0) == 2 and backoff_s(1, 60, 3, 0.999) < 6
+
+
+async def test_a_follower_outlives_whatever_its_stream_throws() -> None:
+    calls: list[str] = []
+
+    async def opener(agent_name: str, execution_id: str, sink: Sink) -> Closed:
+        calls.append(execution_id)
+        if len(calls) == 1:
+            raise RuntimeError("an agent sent something no reader expected")
+        return Closed("ended", connected=True)
+
+    activity = ActivityWatch(opener, max_streams=1, backoff_base_s=0.01)
+    activity.follow({"odd": AGENT})
+    for _ in range(100):
+        if not activity.followed:
+            break
+        await asyncio.sleep(0.02)
+    assert calls == ["odd", "odd"] and activity.followed == frozenset()
+    await activity.close()

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 
-def run(tmp_path: Path, timeout_s: float = 60, **settings: str) -> subprocess.CompletedProcess[str]:
+def run(tmp_path: Path, command: str = "run", **settings: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHDOG_")}
     env |= {"WATCHDOG_HTTP_PORT": "0", "WATCHDOG_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}"}
     env |= {f"WATCHDOG_{k.upper()}": v for k, v in settings.items()}
     return subprocess.run(
-        [sys.executable, "-m", "exec_watchdog", "run"], env=env, capture_output=True, text=True, timeout=timeout_s
+        [sys.executable, "-m", "exec_watchdog", command], env=env, capture_output=True, text=True, timeout=60
     )
 
 
@@ -42,7 +42,7 @@ def test_an_unreachable_broker_is_retried_then_named(tmp_path: Path) -> None:
     [
         ("notaurl", "'notaurl' is not a database URL"),
         ("mysql://u:pw@h/db", "mysql://u:***@h/db is not a database URL"),
-        ("postgresql://u:Secret123@127.0.0.1:1/db", "cannot open the store at postgresql://u:***@127.0.0.1:1/db"),
+        ("postgresql://u:Secret123@127.0.0.1:1/db", "cannot open the database at postgresql://u:***@127.0.0.1:1/db"),
     ],
 )
 def test_a_store_that_cannot_be_opened_is_named_with_its_password_masked(tmp_path: Path, url: str, said: str) -> None:
@@ -51,6 +51,25 @@ def test_a_store_that_cannot_be_opened_is_named_with_its_password_masked(tmp_pat
     line = last_line(done)
     assert line.startswith("exec-watchdog run: setting WATCHDOG_DATABASE_URL: ") and said in line
     assert "Secret123" not in done.stderr and ":pw@" not in done.stderr
+
+
+def test_the_bridge_names_an_unusable_platform_database_and_an_unreachable_broker(tmp_path: Path) -> None:
+    dead = run(
+        tmp_path,
+        "bridge",
+        kafka_bootstrap="127.0.0.1:1",
+        platform_database_url="postgresql://trinity:Secret123@127.0.0.1:1/trinity",
+    )
+    assert dead.returncode == 2
+    assert last_line(dead).startswith(
+        "exec-watchdog bridge: setting WATCHDOG_PLATFORM_DATABASE_URL: cannot open the database at "
+        "postgresql://trinity:***@127.0.0.1:1/trinity"
+    )
+    assert "Secret123" not in dead.stderr
+    platform = f"sqlite:///{tmp_path / 'trinity.db'}"
+    away = run(tmp_path, "bridge", kafka_bootstrap="127.0.0.1:1", platform_database_url=platform, startup_timeout_s="1")
+    assert away.returncode == 2
+    assert last_line(away).startswith("exec-watchdog bridge: setting WATCHDOG_KAFKA_BOOTSTRAP: no broker answered")
 
 
 def test_a_port_in_use_is_named(tmp_path: Path) -> None:

@@ -60,23 +60,15 @@ def test_the_demo_recovers_its_stuck_and_orphaned_executions_and_cleans_up(tmp_p
     assert (tmp_path / "watchdog-demo.db").exists()  # kept for `audit`
 
 
-def test_ctrl_c_ends_the_demo_early_and_stops_everything_it_started(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
+def test_ctrl_c_or_a_closed_terminal_ends_the_demo_early_and_stops_everything_it_started(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     demo = start_demo(tmp_path, "--duration", "120")
     assert demo.stdout is not None
     first = demo.stdout.readline()
     time.sleep(6)
-    demo.send_signal(signal.SIGINT)
-    out, _ = demo.communicate(timeout=30)
-    assert demo.returncode == 0 and "summary" in out
-    assert gone(broker_pid(first))
-
-
-def test_a_closed_terminal_stops_the_demo_and_everything_it_started(tmp_path: Path) -> None:
-    demo = start_demo(tmp_path, "--duration", "120")
-    assert demo.stdout is not None
-    first = demo.stdout.readline()
-    time.sleep(6)
-    demo.send_signal(signal.SIGHUP)
+    demo.send_signal(sig)
     out, _ = demo.communicate(timeout=30)
     assert demo.returncode == 0 and "summary" in out
     assert gone(broker_pid(first))
