@@ -45,21 +45,6 @@ def gone(pid: int, within_s: float = 5) -> bool:
     return False
 
 
-def test_the_demo_recovers_its_stuck_and_orphaned_executions_and_cleans_up(tmp_path: Path) -> None:
-    demo = start_demo(tmp_path, "--duration", "30")
-    out, _ = demo.communicate(timeout=120)
-    assert demo.returncode == 0, out
-    lines = out.splitlines()
-    actions = {line.split()[1] for line in lines[1:] if re.match(r"\d\d:\d\d:\d\d ", line)}
-    assert {"orphan_recovered", "auto_terminated", "agent_unreachable"} <= actions, out
-    assert "summary" in out and "exec-watchdog audit" in out
-    deliveries = re.search(r"webhook deliveries: (\d+)", out)
-    assert deliveries and int(deliveries.group(1)) >= len(actions), out
-    assert re.search(r"completed \d+", out), out
-    assert gone(broker_pid(lines[0]))
-    assert (tmp_path / "watchdog-demo.db").exists()  # kept for `audit`
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGHUP], ids=["ctrl-c", "terminal-closed"])
 def test_ctrl_c_or_a_closed_terminal_ends_the_demo_early_and_stops_everything_it_started(
     tmp_path: Path, sig: signal.Signals
@@ -74,15 +59,23 @@ def test_ctrl_c_or_a_closed_terminal_ends_the_demo_early_and_stops_everything_it
     assert gone(broker_pid(first))
 
 
-def test_the_demo_says_what_will_happen_ends_when_told_and_its_hint_works_elsewhere(tmp_path: Path) -> None:
+def test_the_demo_tells_its_story_recovers_what_is_stuck_ends_when_told_and_cleans_up(tmp_path: Path) -> None:
     demo = start_demo(tmp_path, "--duration", "150")
     started = time.monotonic()
     out, _ = demo.communicate(timeout=200)
     assert demo.returncode == 0, out
     assert time.monotonic() - started < 120  # the story is told well before --duration
+    lines = out.splitlines()
     assert "what is about to happen:" in out and "hung-etl-01 on etl-bot keeps beating past its 15 s limit" in out
+    actions = {line.split()[1] for line in lines[1:] if re.match(r"\d\d:\d\d:\d\d ", line)}
+    assert {"orphan_recovered", "auto_terminated", "agent_unreachable"} <= actions, out
+    deliveries = re.search(r"webhook deliveries: (\d+)", out)
+    assert deliveries and int(deliveries.group(1)) >= len(actions), out
+    assert re.search(r"completed 14", out), out
     assert re.search(r"    failed: .*hung-etl-01", out) and re.search(r"    failed: .*orphan-00", out)
-    [hint] = [line.strip() for line in out.splitlines() if "exec-watchdog audit" in line]
+    assert gone(broker_pid(lines[0]))
+    assert (tmp_path / "watchdog-demo.db").exists()  # kept for `audit`
+    [hint] = [line.strip() for line in lines if "exec-watchdog audit" in line]
     elsewhere = subprocess.run(
         ["bash", "-c", hint.replace("exec-watchdog", f"{sys.executable} -m exec_watchdog", 1)],
         cwd="/",
