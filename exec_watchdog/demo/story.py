@@ -35,7 +35,7 @@ class Role:
 def cast(seed: int = 7) -> list[Role]:
     rng = random.Random(seed)
     roles = [
-        Role(f"run-{n:02d}", rng.choice(["research-bot", "report-bot"]), "healthy", ends_at_s=rng.uniform(8, 40))
+        Role(f"run-{n:02d}", rng.choice(["research-bot", "report-bot"]), "healthy", ends_at_s=rng.uniform(8, 28))
         for n in range(14)
     ]
     roles.append(Role("hung-etl-01", "etl-bot", "hung", timeout_s=15))
