@@ -7,8 +7,12 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exec_watchdog.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from exec_watchdog.adapters.store import Store
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -54,14 +58,11 @@ def run_bridge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from exec_watchdog.adapters.store import Store
     from exec_watchdog.audit.view import render, timeline
 
-    missing = missing_store(settings.database_url)
-    if missing is not None:
-        print(f"exec-watchdog audit: {missing}", file=sys.stderr)
+    store = existing_store("audit", settings)
+    if store is None:
         return EXIT_USAGE
-    store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
     try:
         found = timeline(store, args.execution_id)
     finally:
@@ -170,14 +171,11 @@ def run_standin_agents(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    from exec_watchdog.adapters.store import Store
     from exec_watchdog.audit.status_view import render_status, status_json
 
-    missing = missing_store(settings.database_url)
-    if missing is not None:
-        print(f"exec-watchdog status: {missing}", file=sys.stderr)
+    store = existing_store("status", settings)
+    if store is None:
         return EXIT_USAGE
-    store = Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
     try:
         rows = store.status.all()
     finally:
@@ -185,6 +183,17 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     show = status_json if args.json else render_status
     print(show(settings.group_id, rows, settings.snapshot_interval_s))
     return EXIT_OK
+
+
+def existing_store(command: str, settings: Settings) -> Store | None:
+    """The store a reading command opens, or None (said on stderr) when it is not there."""
+    from exec_watchdog.adapters.store import Store
+
+    missing = missing_store(settings.database_url)
+    if missing is not None:
+        print(f"exec-watchdog {command}: {missing}", file=sys.stderr)
+        return None
+    return Store(settings.database_url, settings.group_id, migrate=settings.auto_migrate)
 
 
 def missing_store(url: str) -> str | None:
