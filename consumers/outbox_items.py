@@ -53,24 +53,9 @@ def outbox_items(
     return items
 
 
-def audit_items(rows: list[DecisionRow], topic: str) -> list[OutboxItem]:
-    """Decision records for the Kafka audit topic, through the outbox (so none is lost or doubled)."""
-    return [
-        OutboxItem(
-            f"audit/{topic}/{r.partition}/{r.source_topic}/{r.source_offset}/{r.execution_id}",
-            r.partition,
-            "audit",
-            r.execution_id,
-            "-",
-            decision_json(r),
-        )
-        for r in rows
-    ]
-
-
 def decision_json(r: DecisionRow) -> str:
-    """The audit record of one decision. Its input and outputs are stored as JSON already: they are
-    embedded as they are, not parsed and written again."""
+    """The audit record of one decision (the audit lane publishes it). Its input and outputs are
+    stored as JSON already: they are embedded as they are, not parsed and written again."""
     head = json.dumps(
         {
             "type": "watchdog.decision",

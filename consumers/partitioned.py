@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
 from consumers.decision_records import decision_rows
-from consumers.outbox_items import audit_items, outbox_items
+from consumers.outbox_items import outbox_items
 from consumers.partition import Drained, PartitionState
 from exec_watchdog.adapters import snapshots
 from exec_watchdog.adapters.audit_store import Checkpoint, DecisionRow
@@ -126,9 +126,7 @@ class PartitionedConsumer:
             await self._dead_letters(drained, partition)
             self.metrics.count_outputs(drained.outputs, state.engine)
             items += outbox_items(drained.outputs, partition, redis=self.with_redis, webhook=self.with_webhook)
-            rows = decision_rows(drained.applied, partition, self.policy.digest)
-            decided += rows
-            items += audit_items(rows, self.lifecycle_topic)
+            decided += decision_rows(drained.applied, partition, self.policy.digest)
         now = time.monotonic()
         due = [p for p in self.owned if now - self._snapshot_at.get(p, -math.inf) >= self.snapshot_interval_s]
         marks = [p for p in self.owned if now - self._checkpoint_at.get(p, -math.inf) >= self.checkpoint_interval_s]
@@ -159,8 +157,8 @@ class PartitionedConsumer:
         """Start writing this batch once the previous write is done: the next batch is read and
         decided meanwhile, and writes land in order (a crash replays what was not written)."""
         snaps = {p: self._snapshot(self.owned[p]) for p in {*partitions, *checkpoint_partitions} if p in self.owned}
-        marks = [self._checkpoint(p, snaps[p]) for p in checkpoint_partitions if p in snaps]
-        if not items and not snaps:
+        marks = {p: self._checkpoint(p, snaps[p]) for p in checkpoint_partitions if p in snaps}
+        if not items and not snaps and not decided:
             return
         now = time.monotonic()
         for p in checkpoint_partitions:
@@ -188,7 +186,7 @@ class PartitionedConsumer:
         snaps: dict[int, PartitionSnapshot],
         items: list[OutboxItem],
         decided: list[DecisionRow],
-        marks: list[Checkpoint],
+        marks: dict[int, Checkpoint],
     ) -> None:
         """Write, retrying while the store is unavailable (the decisions are in memory, not lost);
         then wake the effect runner and commit the positions to Kafka."""
@@ -202,13 +200,23 @@ class PartitionedConsumer:
                 log.warning("store unavailable (%s); retrying in %.1f s", type(error).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        if items:
+        if items or decided:
             self.on_decisions()
         if snaps:
             await self._commit(snaps)
 
     def _snapshot(self, state: PartitionState) -> PartitionSnapshot:
-        return PartitionSnapshot(state.lifecycle_next, state.control_next, snapshots.encode(state.engine))
+        """The records changed since the last snapshot, and where the partition's logs stand."""
+        changes = snapshots.changes(state.engine)
+        return PartitionSnapshot(state.lifecycle_next, state.control_next, changes.header, changes)
+
+    def _restore(self, partition: int) -> tuple[Engine, int, int]:
+        """The partition's engine and log positions as last written (a fresh engine if never)."""
+        snap = self.store.load_partition(self.lifecycle_topic, partition)
+        if snap is None:
+            return Engine(self.policy), 0, 0
+        rows = self.store.partition_rows(self.lifecycle_topic, partition)
+        return snapshots.decode(snap.snapshot, self.policy, rows), snap.lifecycle_offset, snap.control_offset
 
     async def _commit(self, snaps: dict[int, PartitionSnapshot]) -> None:
         offsets = {}
@@ -244,12 +252,7 @@ class PartitionedConsumer:
             await self.written()
             await self.on_adopt(partitions - set(self.owned))
             for p in sorted(partitions - set(self.owned)):
-                snap = await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, p)
-                if snap is None:
-                    engine, lifecycle_offset, control_offset = Engine(self.policy), 0, 0
-                else:
-                    engine = snapshots.decode(snap.snapshot, self.policy)
-                    lifecycle_offset, control_offset = snap.lifecycle_offset, snap.control_offset
+                engine, lifecycle_offset, control_offset = await asyncio.to_thread(self._restore, p)
                 self.owned[p] = PartitionState(
                     p,
                     engine,

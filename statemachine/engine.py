@@ -53,8 +53,16 @@ class Engine:
         self._unreachable: Counter[str] = Counter()
         """Executions not yet ended whose agent did not answer their last probe, by agent: an outage is
         open while its count is above zero."""
+        self.changed: set[str] = set()
+        """Executions whose record changed (or was forgotten) since the last incremental snapshot."""
+        self.all_changed = True
+        """Every record must be written again (a fresh engine, or one restored from a whole snapshot)."""
+        self.shifted = 0
+        """Every gap taken out of the watch so far, summed: a record written before a gap is moved by
+        the difference when it is read back, so a gap rewrites nothing."""
         for rec in records:
             self._store(None, rec.but(armed_at=None))
+        self.changed.clear()  # covered by `all_changed` until a restore from rows says otherwise
 
     def apply(self, event: InputEvent) -> list[Output]:
         outputs = self._apply(event)
@@ -92,6 +100,7 @@ class Engine:
         if window is None:
             return True  # a repeat: applied as nothing
         record.seen_ids = window
+        self.changed.add(execution_id)
         if at > record.last_seen:
             record.last_seen = at
         return True
@@ -179,6 +188,7 @@ class Engine:
         policy = self.policy
         ahead = now + policy.us.max_ahead
         self._heap = []
+        self.all_changed = True
         for record in self.records.values():
             own = record.own_timeout_us
             record.started_at = start_time(record.started_at, now, record.agent_name, own, policy)
@@ -202,6 +212,7 @@ class Engine:
                     setattr(record, name, value + delta)
         self._heap = [(due + delta, execution_id) for due, execution_id in self._heap]  # order kept: a heap
         self.brake.shift(delta)
+        self.shifted += delta
 
     def _store(self, old: ExecutionRecord | None, new: ExecutionRecord | None) -> None:
         self._count(old, -1)
@@ -211,7 +222,9 @@ class Engine:
         if new is None:
             if old is not None:
                 self.records.pop(old.execution_id, None)
+                self.changed.add(old.execution_id)
             return
+        self.changed.add(new.execution_id)
         if new.action_id is not None:
             self._commands[new.action_id] = new.execution_id
         due = next_due(new, self.policy)

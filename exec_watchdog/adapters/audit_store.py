@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from exec_watchdog.adapters.store_tables import checkpoints, decisions, policies
+from exec_watchdog.adapters.store_tables import audit_cursor, checkpoints, decisions, policies
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +100,39 @@ class AuditStore:
         )
         with self.engine.connect() as conn:
             return [_decision(r) for r in conn.execute(query)]
+
+    def unpublished(self, topic: str, partition: int, limit: int) -> list[tuple[int, DecisionRow]]:
+        """Decisions of one partition whose audit records are not yet on the broker, oldest first, with
+        their ids (an index range after the partition's cursor: what it costs does not grow with the
+        decisions already published)."""
+        c = decisions.c
+        with self.engine.connect() as conn:
+            published = self._published(conn, topic, partition)
+            where = and_(c.group_id == self.group_id, c.topic == topic, c.partition == partition, c.id > published)
+            query = select(decisions).where(where).order_by(c.id).limit(limit)
+            return [(int(r.id), _decision(r)) for r in conn.execute(query)]
+
+    def _published(self, conn: Connection, topic: str, partition: int) -> int:
+        a = audit_cursor.c
+        key = and_(a.group_id == self.group_id, a.topic == topic, a.partition == partition)
+        found = conn.execute(select(a.published_id).where(key)).scalar()
+        return -1 if found is None else int(found)
+
+    def mark_published(self, topic: str, partition: int, through_id: int) -> None:
+        """The broker has every audit record of this partition up to decision `through_id`."""
+        values = {"group_id": self.group_id, "topic": topic, "partition": partition, "published_id": through_id}
+        with self.engine.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            insert = dialect.insert(audit_cursor)
+            keys = ["group_id", "topic", "partition"]
+            conn.execute(insert.values(**values).on_conflict_do_update(index_elements=keys, set_=values))
+
+    def unpublished_count(self, topic: str, partition: int) -> int:
+        c = decisions.c
+        with self.engine.connect() as conn:
+            published = self._published(conn, topic, partition)
+            where = and_(c.group_id == self.group_id, c.topic == topic, c.partition == partition, c.id > published)
+            return int(conn.execute(select(func.count()).select_from(decisions).where(where)).scalar() or 0)
 
     def partitions(self, topic: str) -> list[int]:
         c = checkpoints.c

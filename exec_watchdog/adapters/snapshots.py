@@ -1,58 +1,139 @@
-"""Engine state as bytes and back: what a partition snapshot stores."""
+"""Engine state as bytes and back: what a partition snapshot stores.
+
+Two forms. A *whole* snapshot (format 1) is one JSON document: checkpoints for replays keep it. The
+service's own snapshot is *incremental* (format 2): a small header (clock, brake, the gaps taken out)
+plus one row per execution in the store, and each snapshot writes only the rows of executions that
+changed since the last one (`changes`). A row is the same JSON list a whole snapshot holds, with the
+engine's `shifted` at the time it was written: a gap in the watch moves every record in memory, and
+rows written before it are moved by the difference when they are read (`decode`), not rewritten.
+"""
 
 from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from schemas.fields import State
 from statemachine.brake import Brake
 from statemachine.engine import Engine
 from statemachine.policy import Policy
-from statemachine.record import FIELD_NAMES, ExecutionRecord, field_values
+from statemachine.record import FIELD_NAMES, TIME_FIELDS, ExecutionRecord, field_values
 
 _FIELDS = list(FIELD_NAMES)
 _STATE_INDEX = _FIELDS.index("state")
 _SEEN_INDEX = _FIELDS.index("seen_ids")
+_TIME_INDEXES = [_FIELDS.index(name) for name in TIME_FIELDS]
 _STATES = {state.value: state for state in State}
 FORMAT = 1
+ROWS_FORMAT = 2
 
 
-def encode(engine: Engine) -> bytes:
-    rows = []
-    for record in engine.records.values():
-        row = list(field_values(record))
-        row[_STATE_INDEX] = record.state.value
-        row[_SEEN_INDEX] = record.seen_ids.hex()
-        rows.append(row)
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What an incremental snapshot writes: the header, and the rows of the executions that changed."""
+
+    header: bytes
+    rows: dict[str, str | None]
+    """Execution id -> its row (JSON), or None: forgotten, its row goes."""
+    full: bool
+    """`rows` holds every record: the stored rows are replaced."""
+    shifted: int
+
+
+def row_json(record: ExecutionRecord) -> str:
+    row = list(field_values(record))
+    row[_STATE_INDEX] = record.state.value
+    row[_SEEN_INDEX] = record.seen_ids.hex()
+    return json.dumps(row)
+
+
+def _head(engine: Engine, form: int) -> dict[str, object]:
     brake = {
         "engaged_at": engine.brake.engaged_at,
         "recent": [list(r) for r in engine.brake.recent],
         "rechecking": sorted(engine.brake.rechecking),
     }
-    body = {"format": FORMAT, "fields": _FIELDS, "clock": engine.clock, "brake": brake, "records": rows}
-    return json.dumps(body).encode()
+    return {"format": form, "fields": _FIELDS, "clock": engine.clock, "brake": brake, "shifted": engine.shifted}
 
 
-def decode(data: bytes, policy: Policy) -> Engine:
+def encode(engine: Engine) -> bytes:
+    """A whole snapshot: every record in one document."""
+    body = _head(engine, FORMAT)
+    rows = ",".join(row_json(record) for record in engine.records.values())
+    return f'{json.dumps(body)[:-1]}, "records": [{rows}]}}'.encode()
+
+
+def changes(engine: Engine) -> Changes:
+    """The rows to write since the last call (every row after a restore from a whole snapshot, or a
+    first tick), and the header; the engine's change set starts afresh."""
+    records, full = engine.records, engine.all_changed
+    if full:
+        rows: dict[str, str | None] = {x: row_json(r) for x, r in records.items()}
+    else:
+        rows = {x: (row_json(records[x]) if x in records else None) for x in engine.changed}
+    engine.changed = set()
+    engine.all_changed = False
+    return Changes(json.dumps(_head(engine, ROWS_FORMAT)).encode(), rows, full, engine.shifted)
+
+
+def decode(data: bytes, policy: Policy, rows: Iterable[tuple[str, int]] = ()) -> Engine:
+    """An engine from a whole snapshot, or from a header and its stored `(row, shifted)` pairs."""
     body = json.loads(data)
-    if body.get("format") != FORMAT:
-        raise ValueError(f"snapshot format {body.get('format')!r} is not readable by this build (reads {FORMAT})")
-    names: list[str] = body["fields"]
-    records = []
-    if names == _FIELDS:
-        for row in body["records"]:
-            row[_STATE_INDEX] = _STATES[row[_STATE_INDEX]]
-            row[_SEEN_INDEX] = bytes.fromhex(row[_SEEN_INDEX])
-            records.append(ExecutionRecord(*row))
-    else:  # written by another build: match by name; fields added later take their defaults
-        for row in body["records"]:
-            values = dict(zip(names, row, strict=True))
-            values["state"] = State(values["state"])
-            if isinstance(values.get("seen_ids"), str):
-                values["seen_ids"] = bytes.fromhex(values["seen_ids"])
-            records.append(ExecutionRecord(**{k: v for k, v in values.items() if k in _FIELDS}))
+    form = body.get("format")
+    if form not in (FORMAT, ROWS_FORMAT):
+        raise ValueError(f"snapshot format {form!r} is not readable by this build (reads {FORMAT}, {ROWS_FORMAT})")
+    shifted = int(body.get("shifted", 0))
+    if form == FORMAT:
+        pairs: Iterable[tuple[list[object], int]] = ((row, shifted) for row in body["records"])
+    else:
+        pairs = ((json.loads(row), at) for row, at in rows)
     saved = body.get("brake") or {}
     recent = deque((int(t), str(x), str(a)) for t, x, a in saved.get("recent", []))
     brake = Brake(saved.get("engaged_at"), recent, set(saved.get("rechecking", [])))
-    return Engine(policy, records, clock=body["clock"], brake=brake)
+    engine = Engine(policy, _records(body["fields"], pairs, shifted), clock=body["clock"], brake=brake)
+    engine.shifted = shifted
+    engine.all_changed = form == FORMAT  # restored from rows: they are in the store already
+    return engine
+
+
+def _records(names: list[str], pairs: Iterable[tuple[list[object], int]], shifted: int) -> Iterator[ExecutionRecord]:
+    same = names == _FIELDS
+    times = _TIME_INDEXES if same else [names.index(n) for n in TIME_FIELDS if n in names]
+    for row, at in pairs:
+        _move(row, times, shifted - at)
+        if same:
+            row[_STATE_INDEX] = _STATES[str(row[_STATE_INDEX])]
+            row[_SEEN_INDEX] = bytes.fromhex(str(row[_SEEN_INDEX]))
+            yield ExecutionRecord(*row)  # type: ignore[arg-type]
+        else:  # written by another build: match by name; fields added later take their defaults
+            values = dict(zip(names, row, strict=True))
+            values["state"] = State(str(values["state"]))
+            if isinstance(values.get("seen_ids"), str):
+                values["seen_ids"] = bytes.fromhex(str(values["seen_ids"]))
+            yield ExecutionRecord(**{k: v for k, v in values.items() if k in _FIELDS})  # type: ignore[arg-type]
+
+
+def _move(row: list[object], times: list[int], delta: int) -> None:
+    if delta:
+        for i in times:
+            value = row[i]
+            if isinstance(value, int):
+                row[i] = value + delta
+
+
+def whole_from_rows(header: bytes, rows: Iterable[tuple[str, int]]) -> bytes:
+    """A whole snapshot (for a checkpoint) from an incremental one's header and stored rows: rows are
+    joined as they are, and only those written before a gap are read and moved."""
+    body = json.loads(header)
+    shifted = int(body.get("shifted", 0))
+    body["format"] = FORMAT
+    parts = []
+    for row, at in rows:
+        if at != shifted:
+            values = json.loads(row)
+            _move(values, _TIME_INDEXES, shifted - at)
+            row = json.dumps(values)
+        parts.append(row)
+    return f'{json.dumps(body)[:-1]}, "records": [{",".join(parts)}]}}'.encode()

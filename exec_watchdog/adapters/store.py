@@ -11,14 +11,15 @@ owns their partition: it takes them over when the partition is assigned to it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
     Table,
     and_,
     create_engine,
+    delete,
     event,
     or_,
     select,
@@ -30,8 +31,9 @@ from sqlalchemy.engine import Connection, Engine
 from exec_watchdog.adapters import audit_store
 from exec_watchdog.adapters import migrate as migrations
 from exec_watchdog.adapters.audit_store import Checkpoint, DecisionRow
+from exec_watchdog.adapters.snapshots import Changes, whole_from_rows
 from exec_watchdog.adapters.status_store import StatusStore
-from exec_watchdog.adapters.store_tables import outbox, partition_state
+from exec_watchdog.adapters.store_tables import outbox, partition_records, partition_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,9 @@ class PartitionSnapshot:
     lifecycle_offset: int
     control_offset: int
     snapshot: bytes
+    """A whole snapshot, or an incremental one's header (`adapters.snapshots`)."""
+    changes: Changes | None = None
+    """An incremental snapshot's rows to write; None for a whole one (or a header read back)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,11 @@ class OutboxRow:
     observed_at_us: int | None
     evidence: str | None = None
     """What the agent still held before the effect was sent (a terminate: its last error, JSON)."""
+
+
+EFFECT_KINDS = ("probe", "terminate", "mark_failed", "recovery", "release_slot", "ui_event", "audit")
+"""What the effect runner claims (`audit`: rows written before the audit lane, still drained)."""
+UNFINISHED = ("pending", "started", "executed")
 
 
 def _now_us() -> int:
@@ -93,11 +103,21 @@ class Store:
     # ---- partition state ---------------------------------------------------------------------------
 
     def load_partition(self, topic: str, partition: int) -> PartitionSnapshot | None:
+        """The latest snapshot's positions and header (or whole document); rows: `partition_rows`."""
         query = select(partition_state.c.lifecycle_offset, partition_state.c.control_offset, partition_state.c.snapshot)
         query = query.where(self._partition_key(topic, partition))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return None if row is None else PartitionSnapshot(row[0], row[1], bytes(row[2]))
+
+    def partition_rows(self, topic: str, partition: int) -> Iterator[tuple[str, int]]:
+        """An incremental snapshot's rows, `(row, shifted)`, streamed (never all in memory at once)."""
+        r = partition_records.c
+        key = and_(r.group_id == self.group_id, r.topic == topic, r.partition == partition)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=10_000).execute(select(r.row, r.shifted).where(key))
+            for row, shifted in result:
+                yield str(row), int(shifted)
 
     def save(
         self,
@@ -105,15 +125,17 @@ class Store:
         snapshots: dict[int, PartitionSnapshot],
         items: Sequence[OutboxItem],
         decisions: Sequence[DecisionRow] = (),
-        checkpoints: Sequence[Checkpoint] = (),
+        checkpoints: Mapping[int, Checkpoint] | None = None,
     ) -> None:
-        """Outbox rows, decision records, checkpoints and partition snapshots in one transaction."""
+        """Outbox rows, decision records, partition snapshots and checkpoints in one transaction. A
+        checkpoint of a partition with an incremental snapshot in this write is built here from the
+        rows as written (its `snapshot` is ignored): off the event loop, and never re-encoded."""
         with self.engine.begin() as conn:
             self._insert_outbox(conn, items)
             audit_store.insert_decisions(conn, self.group_id, topic, list(decisions))
-            for checkpoint in checkpoints:
-                audit_store.insert_checkpoint(conn, self.group_id, topic, checkpoint, _now_us())
             for partition, snap in snapshots.items():
+                if snap.changes is not None:
+                    self._write_rows(conn, topic, partition, snap.changes)
                 values = {
                     "lifecycle_offset": snap.lifecycle_offset,
                     "control_offset": snap.control_offset,
@@ -123,6 +145,38 @@ class Store:
                 key = {"group_id": self.group_id, "topic": topic, "partition": partition}
                 insert = self._dialect_insert(partition_state).values(**key, **values)
                 conn.execute(_upsert(insert, ["group_id", "topic", "partition"], values))
+            for partition, checkpoint in (checkpoints or {}).items():
+                written = snapshots.get(partition)
+                if written is not None and written.changes is not None:
+                    rows = self._rows(conn, topic, partition)
+                    checkpoint = replace(checkpoint, snapshot=whole_from_rows(written.snapshot, rows))
+                audit_store.insert_checkpoint(conn, self.group_id, topic, checkpoint, _now_us())
+
+    def _write_rows(self, conn: Connection, topic: str, partition: int, changes: Changes) -> None:
+        r = partition_records.c
+        key = {"group_id": self.group_id, "topic": topic, "partition": partition}
+        where = and_(r.group_id == self.group_id, r.topic == topic, r.partition == partition)
+        gone = [x for x, row in changes.rows.items() if row is None]
+        if changes.full:
+            conn.execute(delete(partition_records).where(where))
+        for start in range(0, len(gone), 500):
+            conn.execute(delete(partition_records).where(where, r.execution_id.in_(gone[start : start + 500])))
+        rows = [
+            {**key, "execution_id": x, "row": row, "shifted": changes.shifted}
+            for x, row in changes.rows.items()
+            if row is not None
+        ]
+        if rows:
+            insert = self._dialect_insert(partition_records)
+            keys = ["group_id", "topic", "partition", "execution_id"]
+            excluded = {"row": insert.excluded.row, "shifted": insert.excluded.shifted}
+            conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=excluded), rows)
+
+    def _rows(self, conn: Connection, topic: str, partition: int) -> Iterator[tuple[str, int]]:
+        r = partition_records.c
+        where = and_(r.group_id == self.group_id, r.topic == topic, r.partition == partition)
+        for row, shifted in conn.execute(select(r.row, r.shifted).where(where).order_by(r.execution_id)):
+            yield str(row), int(shifted)
 
     def _partition_key(self, topic: str, partition: int) -> Any:
         c = partition_state.c
@@ -157,7 +211,7 @@ class Store:
         if not parts:
             return 0
         c = outbox.c
-        where = and_(c.group_id == self.group_id, c.status != "done", c.partition.in_(parts))
+        where = and_(c.group_id == self.group_id, c.status.in_(UNFINISHED), c.partition.in_(parts))
         with self.engine.begin() as conn:
             return int(conn.execute(update(outbox).where(where).values(claimed_by=owner)).rowcount)
 
@@ -165,14 +219,21 @@ class Store:
         self, partitions: Iterable[int], owner: str, limit: int = 500, *, webhooks: bool = False
     ) -> list[OutboxRow]:
         """Unfinished rows of these partitions that are new or already this owner's: webhook deliveries
-        alone when `webhooks`, everything else otherwise (a dead webhook never crowds out a probe)."""
+        alone when `webhooks`, every other effect otherwise (a dead webhook never crowds out a probe).
+        Each kind is read along its own index range, so the cost follows the rows due, not the rows done."""
         parts = list(partitions)
         if not parts:
             return []
         c = outbox.c
         mine = or_(c.claimed_by.is_(None), c.claimed_by == owner)
-        kind = c.kind == "webhook" if webhooks else c.kind != "webhook"
-        where = and_(c.group_id == self.group_id, c.status != "done", c.partition.in_(parts), mine, kind)
+        kinds = ["webhook"] if webhooks else list(EFFECT_KINDS)
+        where = and_(
+            c.group_id == self.group_id,
+            c.kind.in_(kinds),
+            c.status.in_(UNFINISHED),
+            c.partition.in_(parts),
+            mine,
+        )
         with self.engine.begin() as conn:
             rows = conn.execute(select(outbox).where(where).order_by(c.created_at_us, c.id).limit(limit)).all()
             fresh = [r.id for r in rows if r.claimed_by is None]

@@ -18,6 +18,18 @@ partition_state = Table(
     Column("saved_at_us", BigInteger, nullable=False),
 )
 
+partition_records = Table(
+    "partition_records",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("execution_id", String(128), primary_key=True),
+    Column("row", Text, nullable=False),
+    Column("shifted", BigInteger, nullable=False),
+)
+"""An incremental snapshot's records: one row per execution (`adapters.snapshots`)."""
+
 outbox = Table(
     "outbox",
     metadata,
@@ -37,6 +49,7 @@ outbox = Table(
     Column("evidence", Text),
     Index("outbox_work", "group_id", "status", "partition"),
     Index("outbox_execution", "execution_id"),
+    Index("outbox_lane", "group_id", "kind", "status", "created_at_us"),
 )
 
 
@@ -60,6 +73,7 @@ decisions = Table(
     Column("at_us", BigInteger, nullable=False),
     Column("time_note", Text),
     Index("decisions_execution", "execution_id", "id"),
+    Index("decisions_partition", "group_id", "topic", "partition", "id"),
     Index(
         "decisions_source",
         "group_id",
@@ -71,6 +85,16 @@ decisions = Table(
         unique=True,
     ),
 )
+
+audit_cursor = Table(
+    "audit_cursor",
+    metadata,
+    Column("group_id", String(255), primary_key=True),
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("published_id", BigInteger, nullable=False),
+)
+"""Per partition, the id of the last decision whose audit record the broker has."""
 
 policies = Table(
     "policies",

@@ -16,6 +16,7 @@ from exec_watchdog import wiring
 from exec_watchdog.adapters.agent_api import AgentApi
 from exec_watchdog.adapters.platform import Platform
 from exec_watchdog.adapters.trinity_redis import TrinityRedis
+from exec_watchdog.service.audit_lane import AuditLane
 from exec_watchdog.service.effects import EffectRunner
 from exec_watchdog.service.health import HealthServer
 from exec_watchdog.service.startup import admin_when_reachable, bind_health, open_store
@@ -50,6 +51,7 @@ class Service:
             control=settings.control_topic,
             audit=settings.audit_topic,
         )
+        self.audit_lane = AuditLane(self.store.audit, self.publisher, topic=settings.lifecycle_topic, owned=self.owned)
         self.consumer: PartitionedConsumer | None = None
         self.runner: EffectRunner | None = None
         self.http_port: int | None = None
@@ -60,6 +62,12 @@ class Service:
 
     def ready(self) -> bool:
         return self.consumer is not None and self.consumer.caught_up
+
+    def _decided(self) -> None:
+        """A batch of decisions is in the store: its effects and its audit records are due."""
+        if self.runner is not None:
+            self.runner.wake.set()
+        self.audit_lane.wake.set()
 
     async def _adopt(self, partitions: set[int]) -> None:
         await asyncio.to_thread(self.store.take_over, partitions, self.instance_id)
@@ -125,7 +133,7 @@ class Service:
             control_topic=s.control_topic,
             snapshot_interval_s=s.snapshot_interval_s,
             checkpoint_interval_s=s.checkpoint_interval_s,
-            on_decisions=self.runner.wake.set,
+            on_decisions=self._decided,
             on_adopt=self._adopt,
             on_release=self._release,
         )
@@ -149,6 +157,7 @@ class Service:
                 asyncio.create_task(self.consumer.run(stop), name="consume"),
                 asyncio.create_task(ticker.run(stop), name="tick"),
                 asyncio.create_task(self.runner.run(stop), name="effects"),
+                asyncio.create_task(self.audit_lane.run(stop), name="audit"),
             ]
             if self.webhooks is not None:
                 loops.append(asyncio.create_task(self.webhooks.run(stop), name="webhooks"))

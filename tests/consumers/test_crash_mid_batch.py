@@ -73,8 +73,7 @@ STEPS = {
     "metrics": lambda c, mp: mp.setattr(c.metrics, "count_outputs", _boom),
     "outbox rows": lambda c, mp: mp.setattr(partitioned, "outbox_items", _boom),
     "decision records": lambda c, mp: mp.setattr(partitioned, "decision_rows", _boom),
-    "audit rows": lambda c, mp: mp.setattr(partitioned, "audit_items", _boom),
-    "snapshot": lambda c, mp: mp.setattr(snapshots, "encode", _boom),
+    "snapshot": lambda c, mp: mp.setattr(snapshots, "changes", _boom),
     "store write": lambda c, mp: mp.setattr(c.store, "save", _boom),
 }
 

@@ -1,0 +1,101 @@
+"""Incremental snapshots: only what changed is written, a gap rewrites nothing, and every restore
+(from rows, or from a checkpoint built from them) gives back the engine as it was."""
+
+from __future__ import annotations
+
+from exec_watchdog.adapters import snapshots
+from exec_watchdog.adapters.audit_store import Checkpoint
+from exec_watchdog.adapters.store import PartitionSnapshot, Store
+from statemachine import Engine, Policy
+from statemachine.record import field_values
+from tests.events import lifecycle, tick
+
+LIFE = "life"
+
+
+def state(engine: Engine) -> dict[str, tuple[object, ...]]:
+    """Every record's fields but the heap slot (re-armed on restore)."""
+    return {x: field_values(r.but(armed_at=None)) for x, r in engine.records.items()}
+
+
+def save(store: Store, engine: Engine, at: int, *, checkpoint: bool = False) -> snapshots.Changes:
+    changes = snapshots.changes(engine)
+    snap = PartitionSnapshot(at, at, changes.header, changes)
+    marks = {0: Checkpoint(0, at, at, engine.policy.digest, b"", engine.clock)} if checkpoint else None
+    store.save(LIFE, {0: snap}, [], checkpoints=marks)
+    return changes
+
+
+def restore(store: Store) -> Engine:
+    loaded = store.load_partition(LIFE, 0)
+    assert loaded is not None
+    return snapshots.decode(loaded.snapshot, Policy(), store.partition_rows(LIFE, 0))
+
+
+def fleet(count: int, policy: Policy | None = None) -> Engine:
+    engine = Engine(policy or Policy())
+    for n in range(count):
+        engine.apply(lifecycle("started", f"x-{n:03d}", 0, timeout_seconds=600))
+    engine.apply(tick(1))
+    return engine
+
+
+def test_a_snapshot_writes_only_the_executions_that_changed(store: Store) -> None:
+    engine = fleet(200)
+    assert len(save(store, engine, 1).rows) == 200  # the first one writes every row
+    for n in (3, 4, 5):
+        engine.apply(lifecycle("heartbeat", f"x-{n:03d}", 2))
+    engine.apply(lifecycle("completed", "x-006", 2))
+    changes = save(store, engine, 2)
+    assert sorted(changes.rows) == ["x-003", "x-004", "x-005", "x-006"] and not changes.full
+    assert len(save(store, engine, 3).rows) == 0  # nothing changed since
+    assert state(restore(store)) == state(engine)
+
+
+def test_a_forgotten_execution_loses_its_row(store: Store) -> None:
+    engine = fleet(3, Policy(terminal_retention_s=10, tick_interval_s=5))
+    save(store, engine, 1)
+    engine.apply(lifecycle("completed", "x-001", 2))
+    for seconds in range(5, 30, 5):  # past the retention: the ended execution is forgotten
+        engine.apply(tick(seconds))
+    assert "x-001" not in engine.records
+    assert save(store, engine, 2).rows["x-001"] is None
+    assert sorted(restore(store).records) == sorted(engine.records) == ["x-000", "x-002"]
+
+
+def test_a_gap_in_the_watch_rewrites_no_row_and_restores_the_moved_times(store: Store) -> None:
+    engine = fleet(50)
+    save(store, engine, 1)
+    engine.apply(tick(2))
+    engine.apply(tick(500))  # the ticks stopped for minutes: the gap is taken out of every record
+    assert engine.shifted != 0
+    changes = save(store, engine, 2)
+    assert len(changes.rows) <= 1  # not the 50 records the gap moved
+    engine.apply(lifecycle("heartbeat", "x-007", 501))
+    save(store, engine, 3)  # a row written after the gap, beside rows written before it
+    restored = restore(store)
+    assert state(restored) == state(engine) and restored.shifted == engine.shifted
+    assert [o.model_dump() for o in restored.apply(tick(900))] == [o.model_dump() for o in engine.apply(tick(900))]
+
+
+def test_a_checkpoint_built_from_the_rows_is_the_whole_snapshot(store: Store) -> None:
+    engine = fleet(20)
+    save(store, engine, 1)
+    engine.apply(tick(2))
+    engine.apply(tick(500))
+    engine.apply(lifecycle("heartbeat", "x-002", 501))
+    save(store, engine, 2, checkpoint=True)
+    kept = store.audit.checkpoints(LIFE, 0)[-1]
+    assert state(snapshots.decode(kept.snapshot, Policy())) == state(
+        snapshots.decode(snapshots.encode(engine), Policy())
+    )
+    assert state(snapshots.decode(kept.snapshot, Policy())) == state(engine)
+
+
+def test_a_whole_snapshot_from_an_earlier_build_is_read_and_then_written_as_rows(store: Store) -> None:
+    engine = fleet(30)
+    store.save(LIFE, {0: PartitionSnapshot(1, 1, snapshots.encode(engine))}, [])
+    restored = restore(store)
+    assert state(restored) == state(engine) and restored.all_changed
+    assert len(save(store, restored, 2).rows) == 30
+    assert state(restore(store)) == state(engine)
