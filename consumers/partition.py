@@ -97,6 +97,12 @@ class PartitionState:
     def add_control(self, records: Sequence[KafkaRecord]) -> None:
         self._control.extend(r for r in records if r.offset >= self.control_next)
 
+    def rewind(self) -> None:
+        """Forget what was read but not applied: reading starts again at the next record to apply."""
+        self._lifecycle.clear()
+        self._control.clear()
+        self.lifecycle_fetched = self.lifecycle_next
+
     def waiting(self) -> int:
         """Records read but not yet applied."""
         return len(self._lifecycle) + len(self._control)

@@ -73,6 +73,9 @@ class PartitionedConsumer:
         self._snapshot_at: dict[int, float] = {}
         self._lock = asyncio.Lock()
         self._writing: asyncio.Task[None] | None = None
+        self._parked: dict[int, tuple[PartitionState, PartitionSnapshot]] = {}
+        """Partitions revoked by a rebalance, with the snapshot written at their release: one assigned
+        back to this instance is kept as it is, not restored, unless someone else wrote it meanwhile."""
         self._unsaved: set[int] = set()
         """Partitions whose engines hold a batch that was not handed to a write (it failed midway):
         their state must not be snapshotted, or the batch's outbox rows would be lost for good."""
@@ -252,28 +255,51 @@ class PartitionedConsumer:
             await self.written()
             await self.on_adopt(partitions - set(self.owned))
             for p in sorted(partitions - set(self.owned)):
-                engine, lifecycle_offset, control_offset = await asyncio.to_thread(self._restore, p)
-                self.owned[p] = PartitionState(
-                    p,
-                    engine,
-                    lifecycle_topic=self.lifecycle_topic,
-                    control_topic=self.control_topic,
-                    lifecycle_offset=lifecycle_offset,
-                    control_offset=control_offset,
-                    keep_quiet=False,
-                )
+                kept = await self._unmoved(p)
+                restored = kept is None
+                if kept is None:
+                    engine, lifecycle_offset, control_offset = await asyncio.to_thread(self._restore, p)
+                    kept = PartitionState(
+                        p,
+                        engine,
+                        lifecycle_topic=self.lifecycle_topic,
+                        control_topic=self.control_topic,
+                        lifecycle_offset=lifecycle_offset,
+                        control_offset=control_offset,
+                        keep_quiet=False,
+                    )
+                    self._checkpoint_at[p] = -math.inf  # a checkpoint at take-over, whatever the host's uptime
+                self.owned[p] = kept
                 self._snapshot_at[p] = time.monotonic()
-                self._checkpoint_at[p] = -math.inf  # a checkpoint at take-over, whatever the host's uptime
-                self.consumer.seek(TopicPartition(self.lifecycle_topic, p), lifecycle_offset)
-                self.consumer.seek(TopicPartition(self.control_topic, p), control_offset)
+                self.consumer.seek(TopicPartition(self.lifecycle_topic, p), kept.lifecycle_next)
+                self.consumer.seek(TopicPartition(self.control_topic, p), kept.control_next)
                 log.info(
-                    "partition %d restored: %d executions, lifecycle offset %d, control offset %d",
+                    "partition %d %s: %d executions, lifecycle offset %d, control offset %d",
                     p,
-                    len(engine.records),
-                    lifecycle_offset,
-                    control_offset,
+                    "restored" if restored else "kept (it did not move)",
+                    len(kept.engine.records),
+                    kept.lifecycle_next,
+                    kept.control_next,
                 )
+            self._parked.clear()
             self._update_gauges()
+
+    async def _unmoved(self, partition: int) -> PartitionState | None:
+        """The partition as this instance released it, if the store still holds exactly what it wrote
+        then (nobody applied anything to it since): reading resumes where applying stopped."""
+        parked = self._parked.pop(partition, None)
+        if parked is None:
+            return None
+        state, written = parked
+        stored = await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, partition)
+        if stored is None or (stored.lifecycle_offset, stored.control_offset, stored.snapshot) != (
+            written.lifecycle_offset,
+            written.control_offset,
+            written.snapshot,
+        ):
+            return None
+        state.rewind()
+        return state
 
     async def release(self, revoked: set[TopicPartition] | None = None) -> None:
         """Snapshot and hand back partitions (all of them when `revoked` is None). A partition whose
@@ -300,6 +326,9 @@ class PartitionedConsumer:
             if snaps:
                 await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, [])
                 await self._commit(snaps)
+            for p, snap in snaps.items():
+                if revoked is not None:  # a rebalance: the partition may well come straight back
+                    self._parked[p] = (self.owned[p], snap)
             for p in partitions:
                 del self.owned[p]
                 self._snapshot_at.pop(p, None)

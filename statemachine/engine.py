@@ -312,6 +312,10 @@ class Engine:
         """Executions whose terminate or failure mark the mass-failure brake holds."""
         return frozenset(self._held)
 
+    def next_deadline(self) -> int | None:
+        """The earliest time a tick could decide something (it may find nothing due: entries re-arm lazily)."""
+        return self._heap[0][0] if self._heap else None
+
     def unreachable_agents(self) -> list[str]:
         """The agents in an outage: the last probe of one of their running executions failed."""
         return sorted(agent for agent, waiting in self._unreachable.items() if waiting > 0)

@@ -60,6 +60,10 @@ class Service:
     def owned(self) -> list[int]:
         return sorted(self.consumer.owned) if self.consumer else []
 
+    def _next_deadline(self, partition: int) -> int | None:
+        state = None if self.consumer is None else self.consumer.owned.get(partition)
+        return None if state is None else state.engine.next_deadline()
+
     def ready(self) -> bool:
         return self.consumer is not None and self.consumer.caught_up
 
@@ -146,6 +150,7 @@ class Service:
             lifecycle_topic=s.lifecycle_topic,
             interval_s=s.tick_interval_s,
             owned=self.owned,
+            next_deadline=self._next_deadline,
         )
         loops: list[asyncio.Task[None]] = []
         try:
@@ -204,6 +209,11 @@ class Service:
         try:
             if self.consumer is not None and loops:
                 await asyncio.wait_for(self.consumer.release(), timeout=STOP_BUDGET_S / 4)
+        except TimeoutError:
+            log.warning(
+                "stopped before the final snapshot was written (%.0f s): the next owner replays from the last one",
+                STOP_BUDGET_S / 4,
+            )
         finally:
             if self.consumer is not None:
                 await self.consumer.consumer.stop()

@@ -1,4 +1,6 @@
-"""Timers on Kafka: every TICK_INTERVAL_S, one tick per owned partition into its control log.
+"""Timers on Kafka: every TICK_INTERVAL_S, one tick per owned partition into its control log, and
+one more when a partition's next deadline falls due in between (at most every `DEADLINE_GAP_S` per
+partition), so a silent execution is suspected when its time is up, not up to a tick later.
 
 A tick's `now` is the wall clock read *before* asking the broker for the lifecycle end offsets, and
 it carries those offsets (or what the consumer has already read, if more) as `through`: it is
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -23,6 +26,8 @@ from schemas.inputs import Tick
 from statemachine.timestamps import from_micros
 
 log = logging.getLogger(__name__)
+DEADLINE_GAP_S = 0.1
+"""The shortest time between two ticks of one partition."""
 
 
 class Ticker:
@@ -35,6 +40,7 @@ class Ticker:
         lifecycle_topic: str,
         interval_s: float,
         owned: Callable[[], list[int]],
+        next_deadline: Callable[[int], int | None] = lambda partition: None,
     ) -> None:
         self.consumer = consumer
         self.publisher = publisher
@@ -42,20 +48,56 @@ class Ticker:
         self.lifecycle_topic = lifecycle_topic
         self.interval_s = interval_s
         self.owned = owned
+        self.next_deadline = next_deadline
+        """A partition's earliest deadline (event time, microseconds): its engine's, read in place."""
+        self.gap_s = min(DEADLINE_GAP_S, interval_s)
+        self._ticked: dict[int, float] = {}
+        """When each partition was last ticked (monotonic)."""
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick on a fixed cadence: the time a tick takes to write does not stretch the interval."""
+        """Tick on a fixed cadence (the time a tick takes to write does not stretch the interval), and
+        in between for partitions whose next deadline has come."""
         due = time.monotonic() + self.interval_s
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=max(0.0, due - time.monotonic()))
+                wake = min(due, self._next_wake(), time.monotonic() + self.gap_s)  # new deadlines are seen
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, wake - time.monotonic()))
                 return
             except TimeoutError:
                 pass
+            if time.monotonic() < due:
+                due_now = self._deadlines_due()
+                if due_now:
+                    await self.tick_once(due_now)
+                continue
             due += self.interval_s
             if due <= time.monotonic():  # after a stall the cadence restarts: no burst of ticks to catch up
                 due = time.monotonic() + self.interval_s
             await self.tick_once()
+
+    def _next_wake(self) -> float:
+        """When to look at the deadlines again: the earliest one not yet ticked, no sooner than the gap."""
+        now, wall_us = time.monotonic(), time.time_ns() // 1000
+        wake = math.inf
+        for partition in self.owned():
+            deadline = self.next_deadline(partition)
+            if deadline is not None:
+                at = now + max(0.0, (deadline - wall_us) / 1e6)
+                wake = min(wake, max(at, self._ticked.get(partition, -math.inf) + self.gap_s))
+        return wake
+
+    def _deadlines_due(self) -> list[int]:
+        now, wall_us = time.monotonic(), time.time_ns() // 1000
+        due = []
+        for partition in self.owned():
+            deadline = self.next_deadline(partition)
+            if (
+                deadline is not None
+                and deadline <= wall_us
+                and now - self._ticked.get(partition, -math.inf) >= self.gap_s
+            ):
+                due.append(partition)
+        return due
 
     async def _fetched(self, tp: TopicPartition) -> int:
         """What this consumer has already read. Tansu (the demo's broker) answers end offsets that can
@@ -67,10 +109,14 @@ class Ticker:
         except Exception:  # not assigned any more: nothing read to vouch for
             return 0
 
-    async def tick_once(self) -> None:
-        partitions = self.owned()
+    async def tick_once(self, partitions: list[int] | None = None) -> None:
+        """One tick for each of `partitions` (every owned partition when None)."""
+        partitions = self.owned() if partitions is None else partitions
         if not partitions:
             return
+        sent = time.monotonic()
+        for partition in partitions:
+            self._ticked[partition] = sent
         started = time.perf_counter()
         now = time.time_ns() // 1000
         tps = [TopicPartition(self.lifecycle_topic, p) for p in partitions]

@@ -1,0 +1,34 @@
+"""Time advances when a deadline falls due, not only on the tick cadence: with ticks every 5 s, an
+execution that falls silent is suspected when its 6 s heartbeat timeout is up, not at the tick after."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from exec_watchdog.demo.standin_fleet import StandinFleet
+from schemas.fields import State
+from tests.runtime.harness import create_topic, lifecycle, producer, running, test_settings, wait_for
+
+AGENT = "research-bot"
+
+
+async def test_a_silent_execution_is_suspected_at_its_deadline_between_two_ticks(
+    kafka_bootstrap: str, tmp_path: Path, fleet: StandinFleet
+) -> None:
+    settings = test_settings(kafka_bootstrap, tmp_path, fleet, tick_interval_s=5, heartbeat_timeout_s=6)
+    await create_topic(kafka_bootstrap, settings.lifecycle_topic, 1)
+    fleet.start_execution(AGENT, "quiet-1")
+    async with running(settings) as service, producer(kafka_bootstrap) as p:
+        topic = settings.lifecycle_topic
+        engine = service.consumer.owned[0].engine if service.consumer else None
+        assert engine is not None and await wait_for(lambda: engine.clock is not None, timeout_s=15)
+        # just after a cadence tick: the next ones come 5 s and 10 s later; the deadline is 6 s away
+        await p.send_and_wait(topic, lifecycle("started", "quiet-1", AGENT, -1), key=b"quiet-1")
+        await p.send_and_wait(topic, lifecycle("heartbeat", "quiet-1", AGENT), key=b"quiet-1")
+        last_beat = time.monotonic()
+
+        assert await wait_for(lambda: engine.state_of("quiet-1") not in (None, State.RUNNING), timeout_s=15)
+        waited = time.monotonic() - last_beat
+    # the heartbeat timeout and the trip through the control log, not the tick 10 s later
+    assert waited < settings.heartbeat_timeout_s + 1.5
