@@ -72,6 +72,9 @@ class EffectRunner:
         self.wake = asyncio.Event()
         self._in_flight: dict[str, int] = {}
         """Row id -> partition, for rows this runner is executing right now."""
+        self._ended_since_claim: set[str] = set()
+        """Rows whose effect ended while a claim was being read: the claim may still hold them as they
+        were before (not yet done), and they must not run twice."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -92,9 +95,10 @@ class EffectRunner:
         """Claim what is due and start it: every agent's calls, every record batch, each on its own.
         Nothing waits for anything else, so a slow, hung or lying agent delays no other agent's
         effects (its calls end at the agent client's total deadline)."""
+        self._ended_since_claim = set()
         with self.metrics.store_seconds.labels("claim").time():
             claimed = await asyncio.to_thread(self.store.claim, self.owned(), self.owner)
-        rows = [r for r in claimed if r.id not in self._in_flight]
+        rows = [r for r in claimed if r.id not in self._in_flight and r.id not in self._ended_since_claim]
         probes: dict[str, list[OutboxRow]] = defaultdict(list)
         records: list[OutboxRow] = []
         for row in rows:
@@ -129,6 +133,7 @@ class EffectRunner:
         finally:
             for row in rows:
                 self._in_flight.pop(row.id, None)
+                self._ended_since_claim.add(row.id)
 
     async def settled(self, timeout_s: float | None = None) -> None:
         """Until the effects started so far have ended (cancelled after `timeout_s`)."""

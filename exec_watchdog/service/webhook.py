@@ -60,6 +60,8 @@ class WebhookSink:
         self.queue: asyncio.Queue[OutboxRow] = asyncio.Queue(maxsize=queue_size)
         self.concurrency = concurrency
         self._queued: set[str] = set()
+        self._ended_since_claim: set[str] = set()
+        """Deliveries that ended while a claim was being read: the claim may return them as pending."""
         self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, transport=transport)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -69,8 +71,9 @@ class WebhookSink:
                 room = self.queue.maxsize - self.queue.qsize()
                 if room > 0:
                     try:
+                        self._ended_since_claim = set()
                         rows = await asyncio.to_thread(self.store.claim, self.owned(), self.owner, room, webhooks=True)
-                        self.offer(rows)
+                        self.offer([r for r in rows if r.id not in self._ended_since_claim])
                     except Exception:  # the store is away: deliveries wait, nothing else does
                         log.exception("webhook feeder round failed")
                 with contextlib.suppress(TimeoutError):
@@ -103,6 +106,7 @@ class WebhookSink:
                     await asyncio.to_thread(self.store.mark_done, [row.id])
             finally:
                 self._queued.discard(row.id)
+                self._ended_since_claim.add(row.id)
                 self.queue.task_done()
 
     async def _deliver(self, row: OutboxRow, stop: asyncio.Event) -> str | None:
