@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bench import audit_latency, detection_latency, memory, replay_speed, throughput, timers
+from bench import (
+    audit_latency,
+    detection_latency,
+    memory,
+    recovery_under_burst,
+    replay_speed,
+    restore,
+    scale,
+    throughput,
+    timers,
+)
 
 
 def test_timers_runs() -> None:
@@ -35,3 +45,20 @@ def test_detection_latency_runs() -> None:
     argv = ["--rate", "400", "--victims", "4", "--runs", "1", "--heartbeat-timeout", "2", "--tick", "0.5"]
     result = detection_latency.main([*argv, "--warm-up", "3", "--spread", "1"])
     assert result["figures"]
+
+
+@pytest.mark.kafka
+def test_scale_runs() -> None:
+    argv = ["--executions", "1500", "--first", "500", "--beats", "500", "--rate", "200", "--flow-s", "3"]
+    result = scale.main(argv)
+    assert result["figures"] and result["met"]["stop"]  # type: ignore[index]
+
+
+@pytest.mark.kafka
+def test_recovery_under_burst_runs() -> None:
+    result = recovery_under_burst.main(["--burst", "300", "--victims", "3"])
+    assert result["met"], result
+
+
+def test_restore_runs() -> None:
+    assert restore.main(["--executions", "3000", "--changed", "100", "--runs", "1"])["figures"]
