@@ -12,7 +12,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable
 
-from schemas.fields import State
+from schemas.fields import TERMINAL_STATES, State
 from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
 from schemas.outputs import Command, Output, Transition
 from statemachine.brake import Brake
@@ -35,6 +35,8 @@ class Engine:
         records: Iterable[ExecutionRecord] = (),
         clock: int | None = None,
         brake: Brake | None = None,
+        *,
+        own: bool = False,
     ):
         self.policy = policy
         self.clock = clock
@@ -60,9 +62,38 @@ class Engine:
         self.shifted = 0
         """Every gap taken out of the watch so far, summed: a record written before a gap is moved by
         the difference when it is read back, so a gap rewrites nothing."""
-        for rec in records:
-            self._store(None, rec.but(armed_at=None))
+        if own:
+            self._restore(records)
+        else:
+            for rec in records:
+                self._store(None, rec.but(armed_at=None))
         self.changed.clear()  # covered by `all_changed` until a restore from rows says otherwise
+
+    def _restore(self, records: Iterable[ExecutionRecord]) -> None:
+        """Records made for this engine (a snapshot's, `own=True`): taken as they are, counted and armed
+        in one pass, the heap built once (what `_store` does one record at a time)."""
+        policy, heap, by_id = self.policy, self._heap, self.records
+        states: Counter[State] = Counter()
+        for rec in records:
+            x = rec.execution_id
+            state = rec.state
+            states[state] += 1
+            if state in _NOTABLE:
+                self.notable.add(x)
+            if state not in TERMINAL_STATES:
+                self._active[rec.agent_name] += 1
+                if rec.unreachable:
+                    self._unreachable[rec.agent_name] += 1
+            if rec.held:
+                self._held.add(x)
+            if rec.action_id is not None:
+                self._commands[rec.action_id] = x
+            rec.armed_at = due = next_due(rec, policy)
+            if due is not None:
+                heap.append((due, x))
+            by_id[x] = rec
+        self.states.update(states)
+        heapq.heapify(heap)
 
     def apply(self, event: InputEvent) -> list[Output]:
         outputs = self._apply(event)

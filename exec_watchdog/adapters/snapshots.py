@@ -10,9 +10,11 @@ rows written before it are moved by the difference when they are read (`decode`)
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from schemas.fields import State
@@ -88,14 +90,45 @@ def decode(data: bytes, policy: Policy, rows: Iterable[tuple[str, int]] = ()) ->
     if form == FORMAT:
         pairs: Iterable[tuple[list[object], int]] = ((row, shifted) for row in body["records"])
     else:
-        pairs = ((json.loads(row), at) for row, at in rows)
+        pairs = _parsed(rows)
     saved = body.get("brake") or {}
     recent = deque((int(t), str(x), str(a)) for t, x, a in saved.get("recent", []))
     brake = Brake(saved.get("engaged_at"), recent, set(saved.get("rechecking", [])))
-    engine = Engine(policy, _records(body["fields"], pairs, shifted), clock=body["clock"], brake=brake)
+    records = _records(body["fields"], pairs, shifted)
+    with _building():
+        engine = Engine(policy, records, clock=body["clock"], brake=brake, own=True)
     engine.shifted = shifted
     engine.all_changed = form == FORMAT  # restored from rows: they are in the store already
     return engine
+
+
+@contextmanager
+def _building() -> Iterator[None]:
+    """A restore builds many objects that live for as long as their executions run: the cycle collector
+    is held off meanwhile (it would scan them all again and again) and shown them no more after (they
+    make no cycles; reference counting still frees each one when its execution is forgotten)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
+
+
+def _parsed(rows: Iterable[tuple[str, int]], chunk: int = 10_000) -> Iterator[tuple[list[object], int]]:
+    """Stored rows parsed many at a time (one `json.loads` per chunk, not per row)."""
+    texts: list[str] = []
+    shifts: list[int] = []
+    for row, at in rows:
+        texts.append(row)
+        shifts.append(at)
+        if len(texts) == chunk:
+            yield from zip(json.loads(f"[{','.join(texts)}]"), shifts, strict=True)
+            texts, shifts = [], []
+    if texts:
+        yield from zip(json.loads(f"[{','.join(texts)}]"), shifts, strict=True)
 
 
 def _records(names: list[str], pairs: Iterable[tuple[list[object], int]], shifted: int) -> Iterator[ExecutionRecord]:
