@@ -130,7 +130,7 @@ async def tick_gaps(bootstrap: str, topic: str, since_us: int, until_us: int) ->
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             for tp, messages in (await consumer.getmany(timeout_ms=500)).items():
                 for m in messages:
                     body = json.loads(m.value or b"{}")

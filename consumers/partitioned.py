@@ -2,9 +2,9 @@
 
 Both topics are subscribed with the range assignor, so partition N of the lifecycle topic and of the
 control topic always land on the same instance (equal partition counts are enforced at start-up).
-Per batch: apply what the merge rule allows, write the decisions' outbox rows (and, every
-`SNAPSHOT_INTERVAL_S`, the partition snapshots with their positions) in one transaction, then commit
-the same positions to Kafka. The store, not the Kafka commit, is the truth about positions.
+Per batch: apply what the merge rule allows, and hand the decisions' outbox rows and records (and,
+every `SNAPSHOT_INTERVAL_S`, the partitions' incremental snapshots) to the `BatchWriter`. A rebalance
+hands back every partition; one that comes straight back is kept as it is, not restored.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import KafkaError
-from sqlalchemy.exc import SQLAlchemyError
 
+from consumers.batch_writer import BatchWriter
 from consumers.decision_records import decision_rows
 from consumers.outbox_items import outbox_items
 from consumers.partition import Drained, PartitionState
@@ -63,7 +62,6 @@ class PartitionedConsumer:
         self.snapshot_interval_s = snapshot_interval_s
         self.checkpoint_interval_s = checkpoint_interval_s
         self._checkpoint_at: dict[int, float] = {}
-        self.on_decisions = on_decisions
         self.on_adopt = on_adopt
         self.on_release = on_release
         self.with_redis = False
@@ -72,7 +70,14 @@ class PartitionedConsumer:
         self.owned: dict[int, PartitionState] = {}
         self._snapshot_at: dict[int, float] = {}
         self._lock = asyncio.Lock()
-        self._writing: asyncio.Task[None] | None = None
+        self.writer = BatchWriter(
+            consumer,
+            store,
+            metrics,
+            lifecycle_topic=lifecycle_topic,
+            control_topic=control_topic,
+            on_decisions=on_decisions,
+        )
         self._parked: dict[int, tuple[PartitionState, PartitionSnapshot]] = {}
         """Partitions revoked by a rebalance, with the snapshot written at their release: one assigned
         back to this instance is kept as it is, not restored, unless someone else wrote it meanwhile."""
@@ -168,45 +173,17 @@ class PartitionedConsumer:
             self._checkpoint_at[p] = now
         for p in snaps:
             self._snapshot_at[p] = now
-        await self.written()
-        self._writing = asyncio.create_task(self._write(snaps, items, decided, marks), name="persist")
+        await self.writer.start(snaps, items, decided, marks)
 
     async def written(self) -> None:
-        """Wait for the write in flight, if any (and raise what it raised). Cancelling the waiter
-        does not cancel the write: the next wait finds it still there."""
-        if self._writing is not None:
-            await asyncio.shield(self._writing)
-            self._writing = None
+        """Wait for the batch write in flight, if any (and raise what it raised)."""
+        await self.writer.written()
 
     def _checkpoint(self, partition: int, snap: PartitionSnapshot) -> Checkpoint:
         clock = self.owned[partition].engine.clock
         return Checkpoint(
             partition, snap.lifecycle_offset, snap.control_offset, self.policy.digest, snap.snapshot, clock
         )
-
-    async def _write(
-        self,
-        snaps: dict[int, PartitionSnapshot],
-        items: list[OutboxItem],
-        decided: list[DecisionRow],
-        marks: dict[int, Checkpoint],
-    ) -> None:
-        """Write, retrying while the store is unavailable (the decisions are in memory, not lost);
-        then wake the effect runner and commit the positions to Kafka."""
-        delay = 0.2
-        while True:
-            try:
-                with self.metrics.store_seconds.labels("save").time():
-                    await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items, decided, marks)
-                break
-            except SQLAlchemyError as error:
-                log.warning("store unavailable (%s); retrying in %.1f s", type(error).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        if items or decided:
-            self.on_decisions()
-        if snaps:
-            await self._commit(snaps)
 
     def _snapshot(self, state: PartitionState) -> PartitionSnapshot:
         """The records changed since the last snapshot, and where the partition's logs stand."""
@@ -220,16 +197,6 @@ class PartitionedConsumer:
             return Engine(self.policy), 0, 0
         rows = self.store.partition_rows(self.lifecycle_topic, partition)
         return snapshots.decode(snap.snapshot, self.policy, rows), snap.lifecycle_offset, snap.control_offset
-
-    async def _commit(self, snaps: dict[int, PartitionSnapshot]) -> None:
-        offsets = {}
-        for p, snap in snaps.items():
-            offsets[TopicPartition(self.lifecycle_topic, p)] = snap.lifecycle_offset
-            offsets[TopicPartition(self.control_topic, p)] = snap.control_offset
-        try:
-            await self.consumer.commit(offsets)
-        except KafkaError as error:  # the store holds the positions; the Kafka commit is for lag tools
-            log.info("offset commit skipped: %s", error)
 
     def _update_gauges(self) -> None:
         self.metrics.partitions.set(len(self.owned))
@@ -325,7 +292,7 @@ class PartitionedConsumer:
             snaps = {p: self._snapshot(self.owned[p]) for p in partitions - unwritten}
             if snaps:
                 await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, [])
-                await self._commit(snaps)
+                await self.writer.commit(snaps)
             for p, snap in snaps.items():
                 if revoked is not None:  # a rebalance: the partition may well come straight back
                     self._parked[p] = (self.owned[p], snap)

@@ -9,10 +9,9 @@ old deadline pops, the record is re-armed at its real deadline).
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 from collections.abc import Iterable
 
-from schemas.fields import TERMINAL_STATES, State
+from schemas.fields import State
 from schemas.inputs import CommandResult, InputEvent, LifecycleEvent, ProbeResult, Tick
 from schemas.outputs import Command, Output, Transition
 from statemachine.brake import Brake
@@ -20,12 +19,12 @@ from statemachine.decide import Due, Outage, Released, decide
 from statemachine.ids import input_id
 from statemachine.incident import incident_event, incident_over
 from statemachine.policy import Policy
-from statemachine.record import TIME_FIELDS, ExecutionRecord
-from statemachine.rules import believed, next_due, start_time
+from statemachine.record import ExecutionRecord
+from statemachine.rules import believed, next_due
 from statemachine.seen_ids import admit
+from statemachine.tally import Tally
 from statemachine.timestamps import to_micros
-
-_NOTABLE = frozenset({State.SUSPECTED, State.IDLE, State.CONFIRMED_ORPHAN})
+from statemachine.watch_gaps import shift, vouch
 
 
 class Engine:
@@ -44,17 +43,11 @@ class Engine:
         self.records: dict[str, ExecutionRecord] = {}
         self.brake = brake or Brake()
         self._heap: list[tuple[int, str]] = []
-        self._commands: dict[str, str] = {}
-        self._active: Counter[str] = Counter()
-        """Executions not yet ended, by agent (the brake's denominator)."""
-        self.states: Counter[State] = Counter()
+        self.tally = Tally()
+        self.states = self.tally.states
         """Executions remembered, by state."""
-        self.notable: set[str] = set()
+        self.notable = self.tally.notable
         """Executions suspected, idle or confirmed orphans: what an operator asks about."""
-        self._held: set[str] = set()
-        self._unreachable: Counter[str] = Counter()
-        """Executions not yet ended whose agent did not answer their last probe, by agent: an outage is
-        open while its count is above zero."""
         self.changed: set[str] = set()
         """Executions whose record changed (or was forgotten) since the last incremental snapshot."""
         self.all_changed = True
@@ -70,30 +63,19 @@ class Engine:
         self.changed.clear()  # covered by `all_changed` until a restore from rows says otherwise
 
     def _restore(self, records: Iterable[ExecutionRecord]) -> None:
-        """Records made for this engine (a snapshot's, `own=True`): taken as they are, counted and armed
-        in one pass, the heap built once (what `_store` does one record at a time)."""
-        policy, heap, by_id = self.policy, self._heap, self.records
-        states: Counter[State] = Counter()
+        """Records made for this engine (a snapshot's, `own=True`): taken as they are, armed in one heap build."""
         for rec in records:
-            x = rec.execution_id
-            state = rec.state
-            states[state] += 1
-            if state in _NOTABLE:
-                self.notable.add(x)
-            if state not in TERMINAL_STATES:
-                self._active[rec.agent_name] += 1
-                if rec.unreachable:
-                    self._unreachable[rec.agent_name] += 1
-            if rec.held:
-                self._held.add(x)
-            if rec.action_id is not None:
-                self._commands[rec.action_id] = x
-            rec.armed_at = due = next_due(rec, policy)
+            self.tally.add(rec)
+            self.records[rec.execution_id] = rec
+        self._arm_all()
+
+    def _arm_all(self) -> None:
+        self._heap = []
+        for rec in self.records.values():
+            rec.armed_at = due = next_due(rec, self.policy)
             if due is not None:
-                heap.append((due, x))
-            by_id[x] = rec
-        self.states.update(states)
-        heapq.heapify(heap)
+                self._heap.append((due, rec.execution_id))
+        heapq.heapify(self._heap)
 
     def apply(self, event: InputEvent) -> list[Output]:
         outputs = self._apply(event)
@@ -109,7 +91,7 @@ class Engine:
         if isinstance(event, ProbeResult):
             execution_id: str | None = event.execution_id
         else:
-            execution_id = self._commands.get(event.command_id)
+            execution_id = self.tally.commands.get(event.command_id)
         record = None if execution_id is None else self.records.get(execution_id)
         if record is None:
             return []
@@ -157,13 +139,13 @@ class Engine:
         agent, outage = record.agent_name, None
         failed_probe = isinstance(event, ProbeResult) and event.outcome == "unreachable"
         if failed_probe and not record.unreachable:
-            announced = self._unreachable[agent] > 0
+            announced = self.tally.unreachable[agent] > 0
             outage = Outage(announced, [] if announced else self._awaiting(agent))
         new, outputs = decide(
             record, event, self.policy, input_id=iid, clock=self.clock, braked=self.brake.engaged, outage=outage
         )
         self._store(record, new)
-        if isinstance(event, ProbeResult) and not failed_probe and self._unreachable[agent]:
+        if isinstance(event, ProbeResult) and not failed_probe and self.tally.unreachable[agent]:
             self._outage_over(agent)
         return outputs
 
@@ -212,71 +194,34 @@ class Engine:
         return outputs
 
     def _vouch(self, now: int) -> None:
-        """The first tick: times claimed before there was a clock to judge them by (a backlog read at
-        start-up, or a hostile stamp) meet the rules now. A start keeps its age within `start_time`'s
-        bounds; a time ahead of the clock counts from now, so no stamp makes an execution immortal.
-        Past signs of life keep their times: a backlog's silence is real silence."""
-        policy = self.policy
-        ahead = now + policy.us.max_ahead
-        self._heap = []
+        """The first tick judges the times claimed before it (`watch_gaps.vouch`); every record re-arms."""
+        vouch(self.records.values(), now, self.policy)
         self.all_changed = True
-        for record in self.records.values():
-            own = record.own_timeout_us
-            record.started_at = start_time(record.started_at, now, record.agent_name, own, policy)
-            record.last_seen = now if record.last_seen > ahead else record.last_seen
-            record.last_activity = now if record.last_activity > ahead else record.last_activity
-            if record.ended_at is not None and record.ended_at > ahead:
-                record.ended_at = now
-            record.armed_at = next_due(record, policy)
-            if record.armed_at is not None:
-                self._heap.append((record.armed_at, record.execution_id))
-        heapq.heapify(self._heap)
+        self._arm_all()
 
     def _shift(self, delta: int) -> None:
-        """A gap in the ticks (the broker, the ticker or the owner was away) or a jump of the ticker's
-        clock, forward or back: every time the engine holds moves by `delta`, so the unwatched part
-        counts as neither silence nor age. In place, on the engine's own records, like `beat`."""
-        for record in self.records.values():
-            for name in TIME_FIELDS:
-                value = getattr(record, name)
-                if value is not None:
-                    setattr(record, name, value + delta)
+        """A gap in the watch is taken out of every time the engine holds (`watch_gaps.shift`)."""
+        shift(self.records.values(), delta)
         self._heap = [(due + delta, execution_id) for due, execution_id in self._heap]  # order kept: a heap
         self.brake.shift(delta)
         self.shifted += delta
 
     def _store(self, old: ExecutionRecord | None, new: ExecutionRecord | None) -> None:
-        self._count(old, -1)
-        self._count(new, +1)
-        if old is not None and old.action_id is not None and (new is None or new.action_id != old.action_id):
-            self._commands.pop(old.action_id, None)
+        if old is not None:
+            self.tally.remove(old)
         if new is None:
             if old is not None:
                 self.records.pop(old.execution_id, None)
                 self.changed.add(old.execution_id)
             return
+        self.tally.add(new)
         self.changed.add(new.execution_id)
-        if new.action_id is not None:
-            self._commands[new.action_id] = new.execution_id
         due = next_due(new, self.policy)
         armed = new.armed_at
         if due is not None and (armed is None or due < armed):
             heapq.heappush(self._heap, (due, new.execution_id))
             new.armed_at = due
         self.records[new.execution_id] = new
-
-    def _count(self, record: ExecutionRecord | None, sign: int) -> None:
-        if record is None:
-            return
-        self.states[record.state] += sign
-        if record.state in _NOTABLE:
-            (self.notable.add if sign > 0 else self.notable.discard)(record.execution_id)
-        if not record.state.is_terminal:
-            self._active[record.agent_name] += sign
-        if record.held:
-            (self._held.add if sign > 0 else self._held.discard)(record.execution_id)
-        if record.unreachable and not record.state.is_terminal:
-            self._unreachable[record.agent_name] += sign
 
     # ---- the mass-failure brake ------------------------------------------------------------------
 
@@ -295,12 +240,12 @@ class Engine:
         if at is None or self.brake.engaged:
             return []
         self.brake.prune(max(at, self.clock or at), self.policy)
-        spike = self.brake.spike(sum(self._active.values()), self._active, self.policy)
+        spike = self.brake.spike(sum(self.tally.active.values()), self.tally.active, self.policy)
         if spike is None:
             return []
         self.brake.engaged_at = at
         self._hold_kills_in(outputs)
-        return [incident_event(spike, at, sum(self._active.values()), self._active, self.policy, iid)]
+        return [incident_event(spike, at, sum(self.tally.active.values()), self.tally.active, self.policy, iid)]
 
     def _hold_kills_in(self, outputs: list[Output]) -> None:
         """The input that engaged the brake may have issued kills itself: they are held like the rest."""
@@ -317,13 +262,13 @@ class Engine:
     def _maybe_release(self, now: int, iid: str) -> list[Output]:
         self.brake.prune(now, self.policy)
         if not self.brake.engaged or self.brake.spike(
-            sum(self._active.values()), self._active, self.policy, self._still_suspect
+            sum(self.tally.active.values()), self.tally.active, self.policy, self._still_suspect
         ):
             return []
         engaged_at, self.brake.engaged_at = self.brake.engaged_at or now, None
-        self.brake.rechecking = set(self._held)
-        outputs: list[Output] = [incident_over(engaged_at, now, len(self._held), iid)]
-        for execution_id in sorted(self._held):
+        self.brake.rechecking = set(self.tally.held)
+        outputs: list[Output] = [incident_over(engaged_at, now, len(self.tally.held), iid)]
+        for execution_id in sorted(self.tally.held):
             record = self.records[execution_id]
             new, decided = decide(record, Released(now), self.policy, input_id=iid)
             self._store(record, new)
@@ -335,13 +280,13 @@ class Engine:
         if isinstance(event, Tick):
             return None
         if isinstance(event, CommandResult):
-            return self._commands.get(event.command_id)
+            return self.tally.commands.get(event.command_id)
         return event.execution_id
 
     @property
     def held(self) -> frozenset[str]:
         """Executions whose terminate or failure mark the mass-failure brake holds."""
-        return frozenset(self._held)
+        return frozenset(self.tally.held)
 
     def next_deadline(self) -> int | None:
         """The earliest time a tick could decide something (it may find nothing due: entries re-arm lazily)."""
@@ -349,7 +294,7 @@ class Engine:
 
     def unreachable_agents(self) -> list[str]:
         """The agents in an outage: the last probe of one of their running executions failed."""
-        return sorted(agent for agent, waiting in self._unreachable.items() if waiting > 0)
+        return sorted(agent for agent, waiting in self.tally.unreachable.items() if waiting > 0)
 
     def state_of(self, execution_id: str) -> State | None:
         record = self.records.get(execution_id)

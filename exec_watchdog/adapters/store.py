@@ -19,7 +19,6 @@ from sqlalchemy import (
     Table,
     and_,
     create_engine,
-    delete,
     event,
     or_,
     select,
@@ -28,12 +27,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from exec_watchdog.adapters import audit_store
+from exec_watchdog.adapters import audit_store, partition_rows
 from exec_watchdog.adapters import migrate as migrations
 from exec_watchdog.adapters.audit_store import Checkpoint, DecisionRow
 from exec_watchdog.adapters.snapshots import Changes, whole_from_rows
 from exec_watchdog.adapters.status_store import StatusStore
-from exec_watchdog.adapters.store_tables import outbox, partition_records, partition_state
+from exec_watchdog.adapters.store_tables import outbox, partition_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +111,8 @@ class Store:
 
     def partition_rows(self, topic: str, partition: int) -> Iterator[tuple[str, int]]:
         """An incremental snapshot's rows, `(row, shifted)`, streamed (never all in memory at once)."""
-        r = partition_records.c
-        key = and_(r.group_id == self.group_id, r.topic == topic, r.partition == partition)
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=10_000).execute(select(r.row, r.shifted).where(key))
-            for row, shifted in result:
-                yield str(row), int(shifted)
+            yield from partition_rows.read(conn, (self.group_id, topic, partition))
 
     def save(
         self,
@@ -135,7 +130,7 @@ class Store:
             audit_store.insert_decisions(conn, self.group_id, topic, list(decisions))
             for partition, snap in snapshots.items():
                 if snap.changes is not None:
-                    self._write_rows(conn, topic, partition, snap.changes)
+                    partition_rows.write(conn, (self.group_id, topic, partition), snap.changes)
                 values = {
                     "lifecycle_offset": snap.lifecycle_offset,
                     "control_offset": snap.control_offset,
@@ -148,35 +143,9 @@ class Store:
             for partition, checkpoint in (checkpoints or {}).items():
                 written = snapshots.get(partition)
                 if written is not None and written.changes is not None:
-                    rows = self._rows(conn, topic, partition)
+                    rows = partition_rows.read(conn, (self.group_id, topic, partition), ordered=True)
                     checkpoint = replace(checkpoint, snapshot=whole_from_rows(written.snapshot, rows))
                 audit_store.insert_checkpoint(conn, self.group_id, topic, checkpoint, _now_us())
-
-    def _write_rows(self, conn: Connection, topic: str, partition: int, changes: Changes) -> None:
-        r = partition_records.c
-        key = {"group_id": self.group_id, "topic": topic, "partition": partition}
-        where = and_(r.group_id == self.group_id, r.topic == topic, r.partition == partition)
-        gone = [x for x, row in changes.rows.items() if row is None]
-        if changes.full:
-            conn.execute(delete(partition_records).where(where))
-        for start in range(0, len(gone), 500):
-            conn.execute(delete(partition_records).where(where, r.execution_id.in_(gone[start : start + 500])))
-        rows = [
-            {**key, "execution_id": x, "row": row, "shifted": changes.shifted}
-            for x, row in changes.rows.items()
-            if row is not None
-        ]
-        if rows:
-            insert = self._dialect_insert(partition_records)
-            keys = ["group_id", "topic", "partition", "execution_id"]
-            excluded = {"row": insert.excluded.row, "shifted": insert.excluded.shifted}
-            conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=excluded), rows)
-
-    def _rows(self, conn: Connection, topic: str, partition: int) -> Iterator[tuple[str, int]]:
-        r = partition_records.c
-        where = and_(r.group_id == self.group_id, r.topic == topic, r.partition == partition)
-        for row, shifted in conn.execute(select(r.row, r.shifted).where(where).order_by(r.execution_id)):
-            yield str(row), int(shifted)
 
     def _partition_key(self, topic: str, partition: int) -> Any:
         c = partition_state.c

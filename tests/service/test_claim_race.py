@@ -33,7 +33,13 @@ async def test_a_recovery_event_is_published_once_when_its_publish_ends_during_a
     store.save("life", {}, [OutboxItem("rec-1", 0, "recovery", "x-1", "bot", "{}")])
     publisher = SlowPublisher()
     runner = EffectRunner(
-        store, publisher, None, None, Metrics(), owner="me", owned=lambda: [0]  # type: ignore[arg-type]
+        store,
+        publisher,
+        None,
+        None,
+        Metrics(),
+        owner="me",
+        owned=lambda: [0],  # type: ignore[arg-type]
     )
     read = store.claim
 

@@ -1,0 +1,58 @@
+"""An incremental snapshot's rows in the store: one per execution, written when it changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import and_, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from exec_watchdog.adapters.snapshots import Changes
+from exec_watchdog.adapters.store_tables import partition_records
+
+Key = tuple[str, str, int]
+"""(group id, topic, partition)."""
+_r = partition_records.c
+
+
+def _where(key: Key) -> Any:
+    group_id, topic, partition = key
+    return and_(_r.group_id == group_id, _r.topic == topic, _r.partition == partition)
+
+
+def write(conn: Connection, key: Key, changes: Changes) -> None:
+    """The changed rows upserted, the forgotten ones deleted (every stored row replaced when `full`)."""
+    if changes.full:
+        conn.execute(delete(partition_records).where(_where(key)))
+    gone = [x for x, row in changes.rows.items() if row is None]
+    for start in range(0, len(gone), 500):
+        conn.execute(delete(partition_records).where(_where(key), _r.execution_id.in_(gone[start : start + 500])))
+    group_id, topic, partition = key
+    rows = [
+        {
+            "group_id": group_id,
+            "topic": topic,
+            "partition": partition,
+            "execution_id": x,
+            "row": row,
+            "shifted": changes.shifted,
+        }
+        for x, row in changes.rows.items()
+        if row is not None
+    ]
+    if rows:
+        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(partition_records)
+        keys = ["group_id", "topic", "partition", "execution_id"]
+        excluded = {"row": insert.excluded.row, "shifted": insert.excluded.shifted}
+        conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=excluded), rows)
+
+
+def read(conn: Connection, key: Key, *, ordered: bool = False) -> Iterator[tuple[str, int]]:
+    """`(row, shifted)` of every stored row, streamed; by execution id when `ordered` (a checkpoint)."""
+    query = select(_r.row, _r.shifted).where(_where(key))
+    if ordered:
+        query = query.order_by(_r.execution_id)
+    for row, shifted in conn.execute(query.execution_options(yield_per=10_000)):
+        yield str(row), int(shifted)
