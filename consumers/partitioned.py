@@ -22,13 +22,13 @@ from consumers.batch_writer import BatchWriter
 from consumers.decision_records import decision_rows
 from consumers.outbox_items import outbox_items
 from consumers.partition import Drained, PartitionState
+from consumers.restorer import Restorer
 from exec_watchdog.adapters import snapshots
 from exec_watchdog.adapters.audit_store import Checkpoint, DecisionRow
 from exec_watchdog.adapters.kafka_connection import KafkaConnection
 from exec_watchdog.adapters.store import OutboxItem, PartitionSnapshot, Store
 from exec_watchdog.telemetry.metrics import Metrics
 from producers.publisher import Publisher
-from statemachine.engine import Engine
 from statemachine.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ class PartitionedConsumer:
             control_topic=control_topic,
             on_decisions=on_decisions,
         )
+        self.restorer = Restorer(store, policy, lifecycle_topic=lifecycle_topic, control_topic=control_topic)
         self._parked: dict[int, tuple[PartitionState, PartitionSnapshot]] = {}
         """Partitions revoked by a rebalance, with the snapshot written at their release: one assigned
         back to this instance is kept as it is, not restored, unless someone else wrote it meanwhile."""
@@ -190,14 +191,6 @@ class PartitionedConsumer:
         changes = snapshots.changes(state.engine)
         return PartitionSnapshot(state.lifecycle_next, state.control_next, changes.header, changes)
 
-    def _restore(self, partition: int) -> tuple[Engine, int, int]:
-        """The partition's engine and log positions as last written (a fresh engine if never)."""
-        snap = self.store.load_partition(self.lifecycle_topic, partition)
-        if snap is None:
-            return Engine(self.policy), 0, 0
-        rows = self.store.partition_rows(self.lifecycle_topic, partition)
-        return snapshots.decode(snap.snapshot, self.policy, rows), snap.lifecycle_offset, snap.control_offset
-
     def _update_gauges(self) -> None:
         self.metrics.partitions.set(len(self.owned))
         self.metrics.show_engines(s.engine for s in self.owned.values())
@@ -211,45 +204,55 @@ class PartitionedConsumer:
             lag = self.lags[p] = max(0, high - state.lifecycle_fetched)
             self.metrics.lag.labels(self.lifecycle_topic, str(p)).set(lag)
             lagging = lagging or lag > READY_LAG
-        self.caught_up = bool(self.owned) and not lagging
+        self.caught_up = bool(self.owned) and not lagging and not self.restorer.pending
 
     # ---- ownership -------------------------------------------------------------------------------
 
     async def adopt(self, assigned: set[TopicPartition]) -> None:
+        """Take on the assigned partitions: one this instance released just now and nobody wrote since
+        is kept as it is; the others are paused and restored in the background (`Restorer`)."""
         partitions = {tp.partition for tp in assigned if tp.topic == self.lifecycle_topic}
         partitions &= {tp.partition for tp in assigned if tp.topic == self.control_topic}
         async with self._lock:
             await self.written()
-            await self.on_adopt(partitions - set(self.owned))
-            for p in sorted(partitions - set(self.owned)):
+            new = partitions - set(self.owned) - set(self.restorer.pending)
+            await self.on_adopt(new)
+            later = []
+            for p in sorted(new):
                 kept = await self._unmoved(p)
-                restored = kept is None
                 if kept is None:
-                    engine, lifecycle_offset, control_offset = await asyncio.to_thread(self._restore, p)
-                    kept = PartitionState(
-                        p,
-                        engine,
-                        lifecycle_topic=self.lifecycle_topic,
-                        control_topic=self.control_topic,
-                        lifecycle_offset=lifecycle_offset,
-                        control_offset=control_offset,
-                        keep_quiet=False,
-                    )
-                    self._checkpoint_at[p] = -math.inf  # a checkpoint at take-over, whatever the host's uptime
-                self.owned[p] = kept
-                self._snapshot_at[p] = time.monotonic()
-                self.consumer.seek(TopicPartition(self.lifecycle_topic, p), kept.lifecycle_next)
-                self.consumer.seek(TopicPartition(self.control_topic, p), kept.control_next)
-                log.info(
-                    "partition %d %s: %d executions, lifecycle offset %d, control offset %d",
-                    p,
-                    "restored" if restored else "kept (it did not move)",
-                    len(kept.engine.records),
-                    kept.lifecycle_next,
-                    kept.control_next,
-                )
+                    later.append(p)
+                else:
+                    self._install(p, kept, "kept (it did not move)")
             self._parked.clear()
+            if later:
+                self.consumer.pause(*self._both(later))
+                self.restorer.start(later, self._restored)
             self._update_gauges()
+
+    async def _restored(self, partition: int, state: PartitionState) -> None:
+        async with self._lock:
+            self._checkpoint_at[partition] = -math.inf  # a checkpoint at take-over, whatever the host's uptime
+            self._install(partition, state, "restored")
+            self.consumer.resume(*self._both([partition]))
+            self._update_gauges()
+
+    def _install(self, partition: int, state: PartitionState, how: str) -> None:
+        self.owned[partition] = state
+        self._snapshot_at[partition] = time.monotonic()
+        self.consumer.seek(TopicPartition(self.lifecycle_topic, partition), state.lifecycle_next)
+        self.consumer.seek(TopicPartition(self.control_topic, partition), state.control_next)
+        log.info(
+            "partition %d %s: %d executions, lifecycle offset %d, control offset %d",
+            partition,
+            how,
+            len(state.engine.records),
+            state.lifecycle_next,
+            state.control_next,
+        )
+
+    def _both(self, partitions: list[int]) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for p in partitions for t in (self.lifecycle_topic, self.control_topic)]
 
     async def _unmoved(self, partition: int) -> PartitionState | None:
         """The partition as this instance released it, if the store still holds exactly what it wrote
@@ -280,6 +283,7 @@ class PartitionedConsumer:
                 log.exception("the last write failed: no partition is snapshotted on release")
                 unwritten = set(self.owned)
             partitions = set(self.owned) if revoked is None else {tp.partition for tp in revoked}
+            self.restorer.drop(set(self.restorer.pending) if revoked is None else partitions)
             partitions &= set(self.owned)
             if not partitions:
                 return

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 from collections.abc import Iterator
 
 import pytest
@@ -21,9 +23,8 @@ def kafka_bootstrap() -> Iterator[str]:
         yield broker.bootstrap
 
 
-@pytest.fixture
-def kafka_cluster() -> Iterator[KafkaCluster]:
-    """A fresh three-node Apache Kafka cluster (replication 3, min.insync.replicas 2) for one test."""
+@pytest.fixture(scope="module")
+def three_nodes() -> Iterator[KafkaCluster]:
     if KAFKA_IMPL != "apache":
         pytest.skip("the cluster tests need Apache Kafka; KAFKA_IMPL=tansu runs one memory-only node")
     cluster = KafkaCluster(3)
@@ -32,6 +33,20 @@ def kafka_cluster() -> Iterator[KafkaCluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def kafka_cluster(three_nodes: KafkaCluster) -> KafkaCluster:
+    """A three-node Apache Kafka cluster (replication 3, min.insync.replicas 2), one per test module:
+    before each test every node runs again (a node an earlier test killed or stopped is started on its
+    own data, a paused one resumed) and the cluster lists all three as brokers."""
+    for node in three_nodes.nodes:
+        if node.running:
+            three_nodes.resume(node.node_id)
+        three_nodes.start_node(node.node_id)
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:  # a fixture may run inside a test's loop
+        thread.submit(asyncio.run, three_nodes.wait_ready()).result()
+    return three_nodes
 
 
 @pytest.fixture

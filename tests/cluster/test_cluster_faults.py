@@ -1,8 +1,8 @@
 """Apache Kafka as production runs it: three brokers, replication 3, `min.insync.replicas=2`, and faults.
 
-Each test starts its own cluster (`kafka_cluster`). Short by default (CI); `RELIABILITY_LONG=1` runs
-the long version (a larger storm, a broker down for a full minute). Each test prints its figures;
-docs/RELIABILITY.md keeps the last run's.
+The tests share one cluster (`kafka_cluster`: every node runs again before each test). Short by
+default (CI); `RELIABILITY_LONG=1` runs the long version (a larger storm, a broker down for a full
+minute). Each test prints its figures; docs/RELIABILITY.md keeps the last run's.
 """
 
 from __future__ import annotations

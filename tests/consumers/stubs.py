@@ -30,6 +30,12 @@ class StubKafka:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         pass
 
+    def pause(self, *tps: TopicPartition) -> None:
+        pass
+
+    def resume(self, *tps: TopicPartition) -> None:
+        pass
+
     async def commit(self, offsets: Any) -> None:
         pass
 

@@ -85,6 +85,7 @@ async def test_a_batch_that_fails_midway_is_decided_again_after_restart_with_its
     store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
     first = consumer(store, POLICY)
     await first.adopt({TopicPartition(LIFE, 0), TopicPartition(CONTROL, 0)})
+    await first.restorer.done()
     await feed(first, BATCHES[:1])
     assert commands(store) == ["probe"]
     with monkeypatch.context() as mp:
@@ -97,6 +98,7 @@ async def test_a_batch_that_fails_midway_is_decided_again_after_restart_with_its
     await first.release()  # the shutdown path: snapshot what may be snapshotted, hand back
     second = consumer(store, POLICY)
     await second.adopt({TopicPartition(LIFE, 0), TopicPartition(CONTROL, 0)})
+    await second.restorer.done()
     await feed(second, BATCHES)  # the log from the start: what the snapshot covers is skipped
     assert commands(store) == ["probe", "mark_failed"]
     marks = [json.loads(r.payload) for r in store.outbox_rows(X) if r.kind == "mark_failed"]

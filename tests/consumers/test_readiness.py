@@ -18,6 +18,7 @@ async def test_ready_only_when_assigned_and_caught_up(tmp_path: Path) -> None:
     c._update_gauges()
     assert not c.caught_up  # nothing assigned yet
     await c.adopt({TopicPartition(LIFE, 0), TopicPartition(CONTROL, 0)})
+    await c.restorer.done()
     kafka = c.consumer
     kafka.high = READY_LAG + 500  # type: ignore[attr-defined]
     c._update_gauges()

@@ -1,0 +1,94 @@
+"""Partitions restored in the background, so the consumer group never waits for a restore.
+
+Restoring a partition of a million executions takes seconds; done inside the rebalance callback it
+holds up the group protocol (and past the session timeout the broker drops the member, which then
+rejoins and restores again). Instead the assignment returns at once with the new partitions paused;
+each is restored in a worker thread, one after another, and handed to the consumer, which seeks to
+its positions and resumes it. A partition revoked meanwhile is dropped; one revoked and assigned
+again starts a new restore (a generation number tells a late result from a current one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from consumers.partition import PartitionState
+from exec_watchdog.adapters import snapshots
+from exec_watchdog.adapters.store import Store
+from statemachine.engine import Engine
+from statemachine.policy import Policy
+
+log = logging.getLogger(__name__)
+
+
+class Restorer:
+    def __init__(self, store: Store, policy: Policy, *, lifecycle_topic: str, control_topic: str) -> None:
+        self.store = store
+        self.policy = policy
+        self.lifecycle_topic = lifecycle_topic
+        self.control_topic = control_topic
+        self.pending: dict[int, int] = {}
+        """Partitions being restored -> their assignment's generation."""
+        self._generation = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, partitions: list[int], install: Callable[[int, PartitionState], Awaitable[None]]) -> None:
+        """Restore these partitions one after another; `install` each as soon as it is ready."""
+        self._generation += 1
+        for p in partitions:
+            self.pending[p] = self._generation
+        task = asyncio.create_task(self._run(partitions, self._generation, install), name="restore")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def drop(self, partitions: set[int]) -> None:
+        """These were revoked: a restore under way for them is not installed."""
+        for p in partitions:
+            self.pending.pop(p, None)
+        if not self.pending:
+            for task in self._tasks:
+                task.cancel()  # nothing left to install (a read under way ends in its thread)
+
+    async def done(self) -> None:
+        """Until every restore started so far has ended (and raise what one raised)."""
+        while self._tasks:
+            task = next(iter(self._tasks))
+            try:
+                await task
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise  # the waiter itself was cancelled
+            finally:
+                self._tasks.discard(task)
+
+    async def _run(
+        self, partitions: list[int], generation: int, install: Callable[[int, PartitionState], Awaitable[None]]
+    ) -> None:
+        for p in partitions:
+            if self.pending.get(p) != generation:
+                continue
+            state = await asyncio.to_thread(self.restore, p)
+            if self.pending.get(p) == generation:
+                del self.pending[p]
+                await install(p, state)
+
+    def restore(self, partition: int) -> PartitionState:
+        """The partition's engine and log positions as last written (a fresh engine if never)."""
+        snap = self.store.load_partition(self.lifecycle_topic, partition)
+        if snap is None:
+            engine, lifecycle_offset, control_offset = Engine(self.policy), 0, 0
+        else:
+            rows = self.store.partition_rows(self.lifecycle_topic, partition)
+            engine = snapshots.decode(snap.snapshot, self.policy, rows)
+            lifecycle_offset, control_offset = snap.lifecycle_offset, snap.control_offset
+        return PartitionState(
+            partition,
+            engine,
+            lifecycle_topic=self.lifecycle_topic,
+            control_topic=self.control_topic,
+            lifecycle_offset=lifecycle_offset,
+            control_offset=control_offset,
+            keep_quiet=False,
+        )
