@@ -15,10 +15,10 @@ import json
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from dataclasses import dataclass
 
 from schemas.fields import State
 from statemachine.brake import Brake
