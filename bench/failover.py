@@ -3,7 +3,7 @@
     python -m bench.failover [--executions 300000] [--rate 2000] [--broker apache]
 
 Both instances run as their own processes (6 partitions, three each) with `--executions` tracked.
-Heartbeats flow at `--rate` per second the whole time. Then one instance is killed with SIGKILL:
+Heartbeats flow at `--rate` per second for `--flow-s` seconds. Then one instance is killed with SIGKILL:
 - moved partitions deciding again: from the kill until the store says every partition the dead
   instance owned has applied everything written before the kill. Target: KAFKA_SESSION_TIMEOUT_S
   (the broker notices the death) + 10 s.
@@ -64,7 +64,7 @@ def owned_by(run: RunProcess) -> set[int]:
     return owned
 
 
-async def one_run(bootstrap: str, url: str, executions: int, rate: int) -> dict[str, float]:
+async def one_run(bootstrap: str, url: str, executions: int, rate: int, flow_s: float) -> dict[str, float]:
     topics = Topics(f"lifecycle-{uuid.uuid4().hex[:6]}")
     await create_topic(bootstrap, topics.lifecycle, PARTITIONS)
     first = RunProcess(bootstrap, topics, url, **SETTINGS)
@@ -78,7 +78,7 @@ async def one_run(bootstrap: str, url: str, executions: int, rate: int) -> dict[
     while len(owned_by(second)) != PARTITIONS // 2:  # the group has settled: three partitions each
         await asyncio.sleep(0.2)
     survivor_log_at = len(second.log())
-    flowing = asyncio.create_task(flow(bootstrap, topics.lifecycle, executions, rate, 60))
+    flowing = asyncio.create_task(flow(bootstrap, topics.lifecycle, executions, rate, flow_s))
     await asyncio.sleep(5)
     moved = {p for p in range(PARTITIONS) if p not in owned_by(second)}
     at_kill = {tp.partition: offset for tp, offset in (await ends(bootstrap, topics.lifecycle)).items()}
@@ -107,14 +107,16 @@ async def one_run(bootstrap: str, url: str, executions: int, rate: int) -> dict[
     return {"moved_s": moved_s, "kept": kept, "own_stalled_s": own_stalled, "mine": len(mine)}
 
 
-async def run(executions: int, rate: int, runs: int, kind: str) -> dict[str, object]:
+async def run(
+    executions: int, rate: int, runs: int, kind: str, given: str | None = None, flow_s: float = 60
+) -> dict[str, object]:
     from tests.services.postgres import fresh_schema  # the tests' PostgreSQL schema per run
 
     outcomes = []
-    with broker(kind) as bootstrap:
+    with broker(kind, given) as bootstrap:
         for _ in range(runs):
             with fresh_schema("bench") as url:
-                outcomes.append(await one_run(bootstrap, url, executions, rate))
+                outcomes.append(await one_run(bootstrap, url, executions, rate, flow_s))
 
     def figure(name: str, unit: str, key: str) -> Figure:
         return Figure(name, unit, [o[key] for o in outcomes])
@@ -135,8 +137,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--rate", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--broker", choices=["tansu", "apache"], default="apache")
+    parser.add_argument("--bootstrap", help="a running broker to use instead of starting one")
+    parser.add_argument("--flow-s", type=float, default=60, help="how long heartbeats flow (the kill is at 5 s)")
     args = parser.parse_args(argv)
-    return asyncio.run(run(args.executions, args.rate, args.runs, args.broker))
+    return asyncio.run(run(args.executions, args.rate, args.runs, args.broker, args.bootstrap, args.flow_s))
 
 
 if __name__ == "__main__":

@@ -132,11 +132,11 @@ async def one_run(bootstrap: str, fleet: StandinFleet, burst: int, victims: int)
     }
 
 
-async def run(burst: int, victims: int, runs: int, kind: str) -> dict[str, object]:
+async def run(burst: int, victims: int, runs: int, kind: str, given: str | None = None) -> dict[str, object]:
     fleet = StandinFleet()
     fleet.start()
     try:
-        with broker(kind) as bootstrap:
+        with broker(kind, given) as bootstrap:
             outcomes = [await one_run(bootstrap, fleet, burst, victims) for _ in range(runs)]
     finally:
         fleet.stop()
@@ -163,8 +163,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--victims", type=int, default=50)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--broker", choices=["tansu", "apache"], default="tansu")
+    parser.add_argument("--bootstrap", help="a running broker to use instead of starting one")
     args = parser.parse_args(argv)
-    return asyncio.run(run(args.burst, args.victims, args.runs, args.broker))
+    return asyncio.run(run(args.burst, args.victims, args.runs, args.broker, args.bootstrap))
 
 
 if __name__ == "__main__":

@@ -231,11 +231,20 @@ class PartitionedConsumer:
             self._update_gauges()
 
     async def _restored(self, partition: int, state: PartitionState) -> None:
+        latest = await asyncio.to_thread(self.store.audit.latest_checkpoint, self.lifecycle_topic, partition)
         async with self._lock:
-            self._checkpoint_at[partition] = -math.inf  # a checkpoint at take-over, whatever the host's uptime
+            self._checkpoint_at[partition] = self._last_checkpoint(latest)
             self._install(partition, state, "restored")
             self.consumer.resume(*self._both([partition]))
             self._update_gauges()
+
+    def _last_checkpoint(self, latest: tuple[str, int] | None) -> float:
+        """When the partition was last checkpointed, on this host's monotonic clock: never (so one is
+        written at once) unless its latest checkpoint ran under this policy, within the interval
+        (a replay switches policy at checkpoints: one is due wherever the policy changed)."""
+        if latest is None or latest[0] != self.policy.digest:
+            return -math.inf
+        return time.monotonic() - max(0.0, time.time() - latest[1] / 1e6)
 
     def _install(self, partition: int, state: PartitionState, how: str) -> None:
         self.owned[partition] = state

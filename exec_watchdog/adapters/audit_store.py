@@ -5,8 +5,9 @@
   and after, the policy digest, the outputs and the input's source. Heartbeats that only move time
   are not copied: their place in the log is implied by the records around them.
 - `checkpoints`: partition snapshots kept for history (the latest snapshot is overwritten; these are
-  not), written when a partition is taken over and every `CHECKPOINT_INTERVAL_S`. A replay starts
-  from one and re-reads the two logs after it.
+  not), written every `CHECKPOINT_INTERVAL_S` and when a partition is taken over under a policy other
+  than its latest checkpoint's (or has none). A replay starts from one and re-reads the two logs
+  after it.
 """
 
 from __future__ import annotations
@@ -139,6 +140,15 @@ class AuditStore:
         query = select(c.partition).where(and_(c.group_id == self.group_id, c.topic == topic)).distinct()
         with self.engine.connect() as conn:
             return sorted(int(r[0]) for r in conn.execute(query))
+
+    def latest_checkpoint(self, topic: str, partition: int) -> tuple[str, int] | None:
+        """The policy digest and the time (microseconds) of the partition's latest checkpoint."""
+        c = checkpoints.c
+        where = and_(c.group_id == self.group_id, c.topic == topic, c.partition == partition)
+        query = select(c.policy_digest, c.saved_at_us).where(where).order_by(c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else (str(row[0]), int(row[1]))
 
     def checkpoints(self, topic: str, partition: int) -> list[Checkpoint]:
         c = checkpoints.c

@@ -7,6 +7,7 @@ import pytest
 from bench import (
     audit_latency,
     detection_latency,
+    failover,
     memory,
     recovery_under_burst,
     replay_speed,
@@ -48,17 +49,24 @@ def test_detection_latency_runs() -> None:
 
 
 @pytest.mark.kafka
-def test_scale_runs() -> None:
+def test_scale_runs(kafka_bootstrap: str) -> None:
     argv = ["--executions", "1500", "--first", "500", "--beats", "500", "--rate", "200", "--flow-s", "3"]
-    result = scale.main(argv)
+    result = scale.main([*argv, "--bootstrap", kafka_bootstrap])
     assert result["figures"] and result["met"]["stop"]  # type: ignore[index]
 
 
 @pytest.mark.kafka
-def test_recovery_under_burst_runs() -> None:
-    result = recovery_under_burst.main(["--burst", "300", "--victims", "3"])
+def test_recovery_under_burst_runs(kafka_bootstrap: str) -> None:
+    result = recovery_under_burst.main(["--burst", "300", "--victims", "3", "--bootstrap", kafka_bootstrap])
     assert result["met"], result
 
 
 def test_restore_runs() -> None:
     assert restore.main(["--executions", "3000", "--changed", "100", "--runs", "1"])["figures"]
+
+
+@pytest.mark.kafka
+@pytest.mark.postgres
+def test_failover_runs(kafka_bootstrap: str) -> None:
+    result = failover.main(["--executions", "600", "--rate", "100", "--flow-s", "12", "--bootstrap", kafka_bootstrap])
+    assert result["figures"]
