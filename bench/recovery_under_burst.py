@@ -97,6 +97,8 @@ async def one_run(bootstrap: str, fleet: StandinFleet, burst: int, victims: int)
     await create_topic(bootstrap, topics.lifecycle, 6)
     settings = {
         "heartbeat_timeout_s": TIMEOUT_S,
+        "snapshot_interval_s": 1,
+        "min_age_s": 1,  # a victim is old enough to be an orphan as soon as it falls silent
         "tick_interval_s": 1,
         "brake_enabled": False,
         "agent_url_template": fleet.url_template,
@@ -110,7 +112,8 @@ async def one_run(bootstrap: str, fleet: StandinFleet, burst: int, victims: int)
     await write(bootstrap, topics.lifecycle, "started", range(burst))
     await write(bootstrap, topics.lifecycle, "completed", range(burst))
     started = time.monotonic()
-    run.wait_stored(sum((await ends(bootstrap, topics.lifecycle)).values()))  # the burst is applied
+    total = sum((await ends(bootstrap, topics.lifecycle)).values())
+    await asyncio.to_thread(run.wait_stored, total)  # the burst is applied (the victims beat meanwhile)
     applied_s = time.monotonic() - started
     backlog = unpublished(run)
     stop.set()
