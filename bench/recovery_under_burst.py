@@ -27,7 +27,7 @@ from sqlalchemy import and_, create_engine, func, select
 from bench.history import execution_id, lifecycle_record
 from bench.outside import RunProcess, Topics
 from bench.report import Figure, report
-from bench.scale import broker, ends, write
+from bench.scale import broker, ends
 from bench.service_run import create_topic
 from exec_watchdog.adapters.store_tables import audit_cursor, decisions
 from exec_watchdog.demo.standin_fleet import StandinFleet
@@ -74,6 +74,21 @@ async def beat_victims(bootstrap: str, topic: str, victims: list[int], stop: asy
     return last
 
 
+async def write_burst(bootstrap: str, topic: str, burst: int) -> None:
+    """`started` then at once `completed` for each burst execution: none of them lives long enough to
+    be suspected, every one makes two decisions."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        for n in range(burst):
+            at = time.time_ns() // 1000
+            for kind in ("started", "completed"):
+                await producer.send(topic, lifecycle_record(kind, n, at, f"{kind}-{n}"), key=execution_id(n).encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 async def recovered(bootstrap: str, topic: str, wanted: set[str], timeout_s: float) -> dict[str, int]:
     """When each wanted execution's `orphan_recovered` event reached the broker (its log append time)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
@@ -109,8 +124,7 @@ async def one_run(bootstrap: str, fleet: StandinFleet, burst: int, victims: int)
     numbers = [VICTIM_BASE + n for n in range(victims)]
     stop = asyncio.Event()
     beating = asyncio.create_task(beat_victims(bootstrap, topics.lifecycle, numbers, stop))
-    await write(bootstrap, topics.lifecycle, "started", range(burst))
-    await write(bootstrap, topics.lifecycle, "completed", range(burst))
+    await write_burst(bootstrap, topics.lifecycle, burst)
     started = time.monotonic()
     total = sum((await ends(bootstrap, topics.lifecycle)).values())
     await asyncio.to_thread(run.wait_stored, total)  # the burst is applied (the victims beat meanwhile)
