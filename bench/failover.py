@@ -23,7 +23,7 @@ import uuid
 from sqlalchemy import create_engine, select
 
 from bench.outside import RunProcess, Topics
-from bench.report import Figure, report
+from bench.report import Figure, column, report
 from bench.scale import PARTITIONS, broker, ends, flow, write
 from bench.service_run import create_topic
 from exec_watchdog.adapters.store_tables import partition_state
@@ -119,7 +119,7 @@ async def run(
                 outcomes.append(await one_run(bootstrap, url, executions, rate, flow_s))
 
     def figure(name: str, unit: str, key: str) -> Figure:
-        return Figure(name, unit, [o[key] for o in outcomes])
+        return column(outcomes, name, unit, key)
 
     figures = [
         figure("kill -9 to the moved partitions deciding again", "s", "moved_s"),

@@ -26,7 +26,7 @@ from sqlalchemy import and_, create_engine, func, select
 
 from bench.history import execution_id, lifecycle_record
 from bench.outside import RunProcess, Topics
-from bench.report import Figure, report
+from bench.report import Figure, column, report
 from bench.scale import broker, ends
 from bench.service_run import create_topic
 from exec_watchdog.adapters.store_tables import audit_cursor, decisions
@@ -159,7 +159,7 @@ async def run(burst: int, victims: int, runs: int, kind: str, given: str | None 
         fleet.stop()
 
     def figure(name: str, unit: str, key: str) -> Figure:
-        return Figure(name, unit, [o[key] for o in outcomes])
+        return column(outcomes, name, unit, key)
 
     figures = [
         figure(f"burst of {burst:,} started + {burst:,} completed applied in", "s", "applied_s"),

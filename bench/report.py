@@ -30,6 +30,11 @@ class Figure:
         }
 
 
+def column(outcomes: list[dict[str, float]], name: str, unit: str, key: str) -> Figure:
+    """One figure from the same key of every run's outcome."""
+    return Figure(name, unit, [o[key] for o in outcomes])
+
+
 def measure(name: str, unit: str, runs: int, once: Callable[[], float]) -> Figure:
     return Figure(name, unit, [once() for _ in range(runs)])
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bench.report import Figure, report
+from bench.report import Figure, column, report
 from exec_watchdog.adapters import snapshots
 from exec_watchdog.adapters.store import PartitionSnapshot, Store
 from schemas.fields import State
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     outcomes = [one_run(args.executions, args.changed) for _ in range(args.runs)]
 
     def figure(name: str, unit: str, key: str) -> Figure:
-        return Figure(name, unit, [o[key] for o in outcomes])
+        return column(outcomes, name, unit, key)
 
     n = f"{args.executions:,}"
     figures = [

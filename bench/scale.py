@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.history import execution_id, lifecycle_record
 from bench.outside import RunProcess, Topics
-from bench.report import Figure, report
+from bench.report import Figure, column, report
 from bench.service_run import create_topic
 from exec_watchdog.demo.local_broker import TansuBroker
 
@@ -237,7 +237,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         ]
 
     def figure(name: str, unit: str, key: str) -> Figure:
-        return Figure(name, unit, [o[key] for o in outcomes])
+        return column(outcomes, name, unit, key)
 
     figures = [
         figure("resident memory, started and idle", "MB", "base_mb"),

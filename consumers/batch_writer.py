@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -21,6 +22,15 @@ from exec_watchdog.adapters.store import OutboxItem, PartitionSnapshot, Store
 from exec_watchdog.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    snapshots: dict[int, PartitionSnapshot]
+    items: list[OutboxItem]
+    decisions: list[DecisionRow]
+    marks: dict[int, Checkpoint]
+    """Checkpoints, by partition (built from the rows this write stores)."""
 
 
 class BatchWriter:
@@ -42,16 +52,10 @@ class BatchWriter:
         self.on_decisions = on_decisions
         self._writing: asyncio.Task[None] | None = None
 
-    async def start(
-        self,
-        snaps: dict[int, PartitionSnapshot],
-        items: list[OutboxItem],
-        decided: list[DecisionRow],
-        marks: dict[int, Checkpoint],
-    ) -> None:
+    async def start(self, batch: Batch) -> None:
         """Start writing this batch once the previous write is done (a crash replays what was not written)."""
         await self.written()
-        self._writing = asyncio.create_task(self._write(snaps, items, decided, marks), name="persist")
+        self._writing = asyncio.create_task(self._write(batch), name="persist")
 
     async def written(self) -> None:
         """Wait for the write in flight, if any (and raise what it raised). Cancelling the waiter
@@ -60,18 +64,13 @@ class BatchWriter:
             await asyncio.shield(self._writing)
             self._writing = None
 
-    async def _write(
-        self,
-        snaps: dict[int, PartitionSnapshot],
-        items: list[OutboxItem],
-        decided: list[DecisionRow],
-        marks: dict[int, Checkpoint],
-    ) -> None:
+    async def _write(self, batch: Batch) -> None:
+        snaps, items, decided = batch.snapshots, batch.items, batch.decisions
         delay = 0.2
         while True:
             try:
                 with self.metrics.store_seconds.labels("save").time():
-                    await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items, decided, marks)
+                    await asyncio.to_thread(self.store.save, self.lifecycle_topic, snaps, items, decided, batch.marks)
                 break
             except SQLAlchemyError as error:
                 log.warning("store unavailable (%s); retrying in %.1f s", type(error).__name__, delay)

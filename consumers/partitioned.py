@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
-from consumers.batch_writer import BatchWriter
+from consumers.batch_writer import Batch, BatchWriter
 from consumers.decision_records import decision_rows
 from consumers.outbox_items import outbox_items
 from consumers.partition import Drained, PartitionState
@@ -174,7 +174,7 @@ class PartitionedConsumer:
             self._checkpoint_at[p] = now
         for p in snaps:
             self._snapshot_at[p] = now
-        await self.writer.start(snaps, items, decided, marks)
+        await self.writer.start(Batch(snaps, items, decided, marks))
 
     async def written(self) -> None:
         """Wait for the batch write in flight, if any (and raise what it raised)."""

@@ -11,6 +11,7 @@ import pytest
 from aiokafka import TopicPartition
 
 from consumers.partition import PartitionState
+from consumers.partitioned import PartitionedConsumer
 from exec_watchdog.adapters.store import Store
 from statemachine import Engine
 from tests.consumers.stubs import CONTROL, LIFE, consumer
@@ -19,14 +20,20 @@ from tests.consumers.test_crash_mid_batch import BATCHES, POLICY, commands, feed
 BOTH = {TopicPartition(LIFE, 0), TopicPartition(CONTROL, 0)}
 
 
+async def owning(store: Store, batches: int = 1) -> PartitionedConsumer:
+    """A consumer that was assigned the partition, restored it and applied the first batches."""
+    c = consumer(store, POLICY)
+    await c.adopt(BOTH)
+    await c.restorer.done()
+    await feed(c, BATCHES[:batches])
+    return c
+
+
 async def test_a_partition_assigned_straight_back_is_kept_and_goes_on_deciding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
-    c = consumer(store, POLICY)
-    await c.adopt(BOTH)
-    await c.restorer.done()
-    await feed(c, BATCHES[:1])
+    c = await owning(store)
     engine = c.owned[0].engine
     restored: list[int] = []
 
@@ -46,16 +53,10 @@ async def test_a_partition_assigned_straight_back_is_kept_and_goes_on_deciding(
 
 async def test_a_partition_another_instance_wrote_meanwhile_is_restored_from_the_store(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
-    c = consumer(store, POLICY)
-    await c.adopt(BOTH)
-    await c.restorer.done()
-    await feed(c, BATCHES[:1])
+    c = await owning(store)
     engine = c.owned[0].engine
     await c.release(BOTH)
-    other = consumer(store, POLICY)  # it owned the partition for a while, and decided
-    await other.adopt(BOTH)
-    await other.restorer.done()
-    await feed(other, BATCHES)
+    other = await owning(store, batches=2)  # it owned the partition for a while, and decided
     await other.release()
     await c.adopt(BOTH)
     await c.restorer.done()
