@@ -79,9 +79,6 @@ class PartitionedConsumer:
             on_decisions=on_decisions,
         )
         self.restorer = Restorer(store, policy, lifecycle_topic=lifecycle_topic, control_topic=control_topic)
-        self._parked: dict[int, tuple[PartitionState, PartitionSnapshot]] = {}
-        """Partitions revoked by a rebalance, with the snapshot written at their release: one assigned
-        back to this instance is kept as it is, not restored, unless someone else wrote it meanwhile."""
         self._unsaved: set[int] = set()
         """Partitions whose engines hold a batch that was not handed to a write (it failed midway):
         their state must not be snapshotted, or the batch's outbox rows would be lost for good."""
@@ -219,12 +216,12 @@ class PartitionedConsumer:
             await self.on_adopt(new)
             later = []
             for p in sorted(new):
-                kept = await self._unmoved(p)
+                kept = await self.restorer.unmoved(p)
                 if kept is None:
                     later.append(p)
                 else:
                     self._install(p, kept, "kept (it did not move)")
-            self._parked.clear()
+            self.restorer.parked.clear()
             if later:
                 self.consumer.pause(*self._both(later))
                 self.restorer.start(later, self._restored)
@@ -263,23 +260,6 @@ class PartitionedConsumer:
     def _both(self, partitions: list[int]) -> list[TopicPartition]:
         return [TopicPartition(t, p) for p in partitions for t in (self.lifecycle_topic, self.control_topic)]
 
-    async def _unmoved(self, partition: int) -> PartitionState | None:
-        """The partition as this instance released it, if the store still holds exactly what it wrote
-        then (nobody applied anything to it since): reading resumes where applying stopped."""
-        parked = self._parked.pop(partition, None)
-        if parked is None:
-            return None
-        state, written = parked
-        stored = await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, partition)
-        if stored is None or (stored.lifecycle_offset, stored.control_offset, stored.snapshot) != (
-            written.lifecycle_offset,
-            written.control_offset,
-            written.snapshot,
-        ):
-            return None
-        state.rewind()
-        return state
-
     async def release(self, revoked: set[TopicPartition] | None = None) -> None:
         """Snapshot and hand back partitions (all of them when `revoked` is None). A partition whose
         last batch was not fully written is handed back without a snapshot: its next owner restores
@@ -308,7 +288,7 @@ class PartitionedConsumer:
                 await self.writer.commit(snaps)
             for p, snap in snaps.items():
                 if revoked is not None:  # a rebalance: the partition may well come straight back
-                    self._parked[p] = (self.owned[p], snap)
+                    self.restorer.parked[p] = (self.owned[p], snap)
             for p in partitions:
                 del self.owned[p]
                 self._snapshot_at.pop(p, None)

@@ -1,4 +1,7 @@
-"""Partitions restored in the background, so the consumer group never waits for a restore.
+"""How an assigned partition comes back: kept as this instance left it, or restored in the background.
+
+A rebalance revokes every partition (the eager protocol); one assigned straight back is kept if the
+store still holds exactly the snapshot this instance wrote when it was revoked.
 
 Restoring a partition of a million executions takes seconds; done inside the rebalance callback it
 holds up the group protocol (and past the session timeout the broker drops the member, which then
@@ -16,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from consumers.partition import PartitionState
 from exec_watchdog.adapters import snapshots
-from exec_watchdog.adapters.store import Store
+from exec_watchdog.adapters.store import PartitionSnapshot, Store
 from statemachine.engine import Engine
 from statemachine.policy import Policy
 
@@ -31,6 +34,9 @@ class Restorer:
         self.control_topic = control_topic
         self.pending: dict[int, int] = {}
         """Partitions being restored -> their assignment's generation."""
+        self.parked: dict[int, tuple[PartitionState, PartitionSnapshot]] = {}
+        """Partitions revoked by a rebalance, with the snapshot written at their release: one assigned
+        back to this instance is kept as it is, not restored, unless someone else wrote it meanwhile."""
         self._generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -42,6 +48,23 @@ class Restorer:
         task = asyncio.create_task(self._run(partitions, self._generation, install), name="restore")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def unmoved(self, partition: int) -> PartitionState | None:
+        """The partition as this instance released it, if the store still holds exactly what it wrote
+        then (nobody applied anything to it since): reading resumes where applying stopped."""
+        parked = self.parked.pop(partition, None)
+        if parked is None:
+            return None
+        state, written = parked
+        stored = await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, partition)
+        if stored is None or (stored.lifecycle_offset, stored.control_offset, stored.snapshot) != (
+            written.lifecycle_offset,
+            written.control_offset,
+            written.snapshot,
+        ):
+            return None
+        state.rewind()
+        return state
 
     def drop(self, partitions: set[int]) -> None:
         """These were revoked: a restore under way for them is not installed."""
