@@ -227,9 +227,12 @@ class PartitionedConsumer:
                 self.restorer.start(later, self._restored)
             self._update_gauges()
 
-    async def _restored(self, partition: int, state: PartitionState) -> None:
+    async def _restored(self, partition: int, state: PartitionState, generation: int) -> None:
         latest = await asyncio.to_thread(self.store.audit.latest_checkpoint, self.lifecycle_topic, partition)
         async with self._lock:
+            if not self.restorer.current(partition, generation):
+                return  # revoked meanwhile (perhaps assigned again: a newer restore installs it)
+            del self.restorer.pending[partition]
             self._checkpoint_at[partition] = self._last_checkpoint(latest)
             self._install(partition, state, "restored")
             self.consumer.resume(*self._both([partition]))

@@ -40,7 +40,7 @@ class Restorer:
         self._generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, partitions: list[int], install: Callable[[int, PartitionState], Awaitable[None]]) -> None:
+    def start(self, partitions: list[int], install: Callable[[int, PartitionState, int], Awaitable[None]]) -> None:
         """Restore these partitions one after another; `install` each as soon as it is ready."""
         self._generation += 1
         for p in partitions:
@@ -86,16 +86,16 @@ class Restorer:
             finally:
                 self._tasks.discard(task)
 
+    def current(self, partition: int, generation: int) -> bool:
+        """Still assigned by the assignment that started this restore (checked under the consumer's lock)."""
+        return self.pending.get(partition) == generation
+
     async def _run(
-        self, partitions: list[int], generation: int, install: Callable[[int, PartitionState], Awaitable[None]]
+        self, partitions: list[int], generation: int, install: Callable[[int, PartitionState, int], Awaitable[None]]
     ) -> None:
         for p in partitions:
-            if self.pending.get(p) != generation:
-                continue
-            state = await asyncio.to_thread(self.restore, p)
-            if self.pending.get(p) == generation:
-                del self.pending[p]
-                await install(p, state)
+            if self.current(p, generation):
+                await install(p, await asyncio.to_thread(self.restore, p), generation)
 
     def restore(self, partition: int) -> PartitionState:
         """The partition's engine and log positions as last written (a fresh engine if never)."""

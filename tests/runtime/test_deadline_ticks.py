@@ -8,9 +8,11 @@ from pathlib import Path
 
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from schemas.fields import State
+from statemachine import Engine, Policy
 from tests.runtime.harness import create_topic, lifecycle, producer, running, test_settings, wait_for
 
 AGENT = "research-bot"
+POLICY = Policy()
 
 
 async def test_a_silent_execution_is_suspected_at_its_deadline_between_two_ticks(
@@ -21,14 +23,22 @@ async def test_a_silent_execution_is_suspected_at_its_deadline_between_two_ticks
     fleet.start_execution(AGENT, "quiet-1")
     async with running(settings) as service, producer(kafka_bootstrap) as p:
         topic = settings.lifecycle_topic
-        engine = service.consumer.owned[0].engine if service.consumer else None
-        assert engine is not None and await wait_for(lambda: engine.clock is not None, timeout_s=15)
+
+        def engine() -> Engine | None:  # looked up each time: a rebalance may restore the partition anew
+            state = service.consumer.owned.get(0) if service.consumer else None
+            return None if state is None else state.engine
+
+        def state() -> State | None:
+            found = engine()
+            return None if found is None else found.state_of("quiet-1")
+
+        assert await wait_for(lambda: (engine() or Engine(POLICY)).clock is not None, timeout_s=15)
         # just after a cadence tick: the next ones come 5 s and 10 s later; the deadline is 6 s away
         await p.send_and_wait(topic, lifecycle("started", "quiet-1", AGENT, -1), key=b"quiet-1")
         await p.send_and_wait(topic, lifecycle("heartbeat", "quiet-1", AGENT), key=b"quiet-1")
         last_beat = time.monotonic()
 
-        assert await wait_for(lambda: engine.state_of("quiet-1") not in (None, State.RUNNING), timeout_s=15)
+        assert await wait_for(lambda: state() not in (None, State.RUNNING), timeout_s=15)
         waited = time.monotonic() - last_beat
     # the heartbeat timeout and the trip through the control log, not the tick 10 s later
     assert waited < settings.heartbeat_timeout_s + 1.5
