@@ -217,10 +217,13 @@ class PartitionedConsumer:
             later = []
             for p in sorted(new):
                 kept = await self.restorer.unmoved(p)
-                if kept is None:
-                    later.append(p)
-                else:
+                if kept is not None:
                     self._install(p, kept, "kept (it did not move)")
+                elif await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, p) is None:
+                    self._checkpoint_at[p] = -math.inf
+                    self._install(p, self.restorer.restore(p), "restored")  # nothing stored: nothing to wait for
+                else:
+                    later.append(p)
             self.restorer.parked.clear()
             if later:
                 self.consumer.pause(*self._both(later))
