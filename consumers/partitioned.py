@@ -221,7 +221,7 @@ class PartitionedConsumer:
                     self._install(p, kept, "kept (it did not move)")
                 elif await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, p) is None:
                     self._checkpoint_at[p] = -math.inf
-                    self._install(p, self.restorer.restore(p), "restored")  # nothing stored: nothing to wait for
+                    self._install(p, self.restorer.fresh(p), "restored")  # nothing stored: nothing to wait for
                 else:
                     later.append(p)
             self.restorer.parked.clear()

@@ -101,11 +101,16 @@ class Restorer:
         """The partition's engine and log positions as last written (a fresh engine if never)."""
         snap = self.store.load_partition(self.lifecycle_topic, partition)
         if snap is None:
-            engine, lifecycle_offset, control_offset = Engine(self.policy), 0, 0
-        else:
-            rows = self.store.partition_rows(self.lifecycle_topic, partition)
-            engine = snapshots.decode(snap.snapshot, self.policy, rows)
-            lifecycle_offset, control_offset = snap.lifecycle_offset, snap.control_offset
+            return self.fresh(partition)
+        rows = self.store.partition_rows(self.lifecycle_topic, partition)
+        engine = snapshots.decode(snap.snapshot, self.policy, rows)
+        return self._state(partition, engine, snap.lifecycle_offset, snap.control_offset)
+
+    def fresh(self, partition: int) -> PartitionState:
+        """A partition nothing was ever stored for: an empty engine, both logs from their start."""
+        return self._state(partition, Engine(self.policy), 0, 0)
+
+    def _state(self, partition: int, engine: Engine, lifecycle_offset: int, control_offset: int) -> PartitionState:
         return PartitionState(
             partition,
             engine,

@@ -76,28 +76,25 @@ class Ticker:
             await self.tick_once()
 
     def _next_wake(self) -> float:
-        """When to look at the deadlines again: the earliest one not yet ticked, no sooner than the gap."""
+        """When to look at the deadlines again: the earliest time a partition may be ticked for one."""
+        return min(self._deadline_ticks().values(), default=math.inf)
+
+    def _deadlines_due(self) -> list[int]:
+        ticks = self._deadline_ticks()
+        now = time.monotonic()  # read after: a deadline already past is due at the moment it was looked at
+        return [partition for partition, at in ticks.items() if at <= now]
+
+    def _deadline_ticks(self) -> dict[int, float]:
+        """Per owned partition with a deadline, when (monotonic) it may be ticked for it: at the deadline,
+        and no sooner than `gap_s` after its last tick."""
         now, wall_us = time.monotonic(), time.time_ns() // 1000
-        wake = math.inf
+        ticks = {}
         for partition in self.owned():
             deadline = self.next_deadline(partition)
             if deadline is not None:
                 at = now + max(0.0, (deadline - wall_us) / 1e6)
-                wake = min(wake, max(at, self._ticked.get(partition, -math.inf) + self.gap_s))
-        return wake
-
-    def _deadlines_due(self) -> list[int]:
-        now, wall_us = time.monotonic(), time.time_ns() // 1000
-        due = []
-        for partition in self.owned():
-            deadline = self.next_deadline(partition)
-            if (
-                deadline is not None
-                and deadline <= wall_us
-                and now - self._ticked.get(partition, -math.inf) >= self.gap_s
-            ):
-                due.append(partition)
-        return due
+                ticks[partition] = max(at, self._ticked.get(partition, -math.inf) + self.gap_s)
+        return ticks
 
     async def _fetched(self, tp: TopicPartition) -> int:
         """What this consumer has already read. Tansu (the demo's broker) answers end offsets that can
