@@ -9,6 +9,7 @@ from typing import Literal
 from aiokafka import AIOKafkaProducer
 
 from exec_watchdog.adapters.kafka_connection import KafkaConnection
+from producers.batch_packer import BatchPacker, Packed
 from schemas.inputs import ControlEvent
 from schemas.log_records import THROUGH_HEADER, Rejected
 
@@ -45,6 +46,19 @@ class Publisher:
         for kind, payload, execution_id in records:
             topic = self.recoveries_topic if kind == "recovery" else self.audit_topic
             deliveries.append(await self.producer.send(topic, payload.encode(), key=execution_id.encode()))
+        await asyncio.gather(*deliveries)
+
+    async def packer(self, topic: str) -> BatchPacker:
+        """Packs records for `topic` into batches (in any thread), partitioned as `send` would."""
+        partitions = await self.producer.partitions_for(topic)
+        return BatchPacker(topic, partitions, self.producer.create_batch)
+
+    async def send_packed(self, packed: Packed) -> None:
+        """Hand packed batches to the producer, in order; return when the broker has all."""
+        deliveries = [
+            await self.producer.send_batch(batch, packed.topic, partition=partition)
+            for partition, batch in packed.batches
+        ]
         await asyncio.gather(*deliveries)
 
     async def dead_letter(self, rejected: Rejected, partition: int) -> None:

@@ -36,6 +36,7 @@ class Engine:
         brake: Brake | None = None,
         *,
         own: bool = False,
+        armed: bool = False,
     ):
         self.policy = policy
         self.clock = clock
@@ -56,18 +57,27 @@ class Engine:
         """Every gap taken out of the watch so far, summed: a record written before a gap is moved by
         the difference when it is read back, so a gap rewrites nothing."""
         if own:
-            self._restore(records)
+            self._restore(records, armed)
         else:
             for rec in records:
                 self._store(None, rec.but(armed_at=None))
         self.changed.clear()  # covered by `all_changed` until a restore from rows says otherwise
 
-    def _restore(self, records: Iterable[ExecutionRecord]) -> None:
-        """Records made for this engine (a snapshot's, `own=True`): taken as they are, armed in one heap build."""
+    def _restore(self, records: Iterable[ExecutionRecord], armed: bool) -> None:
+        """Records made for this engine (a snapshot's, `own=True`): taken as they are, armed in one heap
+        build. `armed`: their `armed_at` were set by an engine under this very policy (each is a
+        deadline that engine had in its heap, perhaps earlier than the true one, never later), so the
+        heap is rebuilt from them as they are; otherwise every deadline is computed afresh."""
+        add, store, heap = self.tally.add, self.records, self._heap
         for rec in records:
-            self.tally.add(rec)
-            self.records[rec.execution_id] = rec
-        self._arm_all()
+            add(rec)
+            store[rec.execution_id] = rec
+            if armed and rec.armed_at is not None:
+                heap.append((rec.armed_at, rec.execution_id))
+        if armed:
+            heapq.heapify(heap)
+        else:
+            self._arm_all()
 
     def _arm_all(self) -> None:
         self._heap = []

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import starmap
 from typing import Any
 
 import msgspec
@@ -48,6 +49,14 @@ class Changes:
     shifted: int
 
 
+@dataclass(frozen=True, slots=True)
+class RowChunk:
+    """Stored rows read together: their JSON lists joined by commas, and each one's `shifted`."""
+
+    joined: str
+    shifted: list[int]
+
+
 def row_json(record: ExecutionRecord) -> str:
     row = list(field_values(record))
     row[_STATE_INDEX] = record.state.value
@@ -61,7 +70,14 @@ def _head(engine: Engine, form: int) -> dict[str, object]:
         "recent": [list(r) for r in engine.brake.recent],
         "rechecking": sorted(engine.brake.rechecking),
     }
-    return {"format": form, "fields": _FIELDS, "clock": engine.clock, "brake": brake, "shifted": engine.shifted}
+    return {
+        "format": form,
+        "fields": _FIELDS,
+        "clock": engine.clock,
+        "brake": brake,
+        "shifted": engine.shifted,
+        "armed_under": engine.policy.digest,
+    }
 
 
 def encode(engine: Engine) -> bytes:
@@ -84,23 +100,24 @@ def changes(engine: Engine) -> Changes:
     return Changes(json.dumps(_head(engine, ROWS_FORMAT)).encode(), rows, full, engine.shifted)
 
 
-def decode(data: bytes, policy: Policy, rows: Iterable[tuple[str, int]] = ()) -> Engine:
-    """An engine from a whole snapshot, or from a header and its stored `(row, shifted)` pairs."""
+def decode(data: bytes, policy: Policy, rows: Iterable[RowChunk] = ()) -> Engine:
+    """An engine from a whole snapshot, or from a header and its stored rows."""
     body = json.loads(data)
     form = body.get("format")
     if form not in (FORMAT, ROWS_FORMAT):
         raise ValueError(f"snapshot format {form!r} is not readable by this build (reads {FORMAT}, {ROWS_FORMAT})")
     shifted = int(body.get("shifted", 0))
     if form == FORMAT:
-        pairs: Iterable[tuple[list[object], int]] = ((row, shifted) for row in body["records"])
+        chunks: Iterable[tuple[list[list[Any]], list[int]]] = [(body["records"], [shifted] * len(body["records"]))]
     else:
-        pairs = _parsed(rows)
+        chunks = _parsed(rows)
     saved = body.get("brake") or {}
     recent = deque((int(t), str(x), str(a)) for t, x, a in saved.get("recent", []))
     brake = Brake(saved.get("engaged_at"), recent, set(saved.get("rechecking", [])))
-    records = _records(body["fields"], pairs, shifted)
+    records = _records(body["fields"], chunks, shifted)
     with _building():
-        engine = Engine(policy, records, clock=body["clock"], brake=brake, own=True)
+        armed = body.get("armed_under") == policy.digest  # else every deadline is computed again
+        engine = Engine(policy, records, clock=body["clock"], brake=brake, own=True, armed=armed)
     engine.shifted = shifted
     engine.all_changed = form == FORMAT  # restored from rows: they are in the store already
     return engine
@@ -121,35 +138,40 @@ def _building() -> Iterator[None]:
         gc.freeze()
 
 
-def _parsed(rows: Iterable[tuple[str, int]], chunk: int = 10_000) -> Iterator[tuple[list[object], int]]:
-    """Stored rows parsed many at a time (one decode per chunk, not per row)."""
-    texts: list[str] = []
-    shifts: list[int] = []
-    for row, at in rows:
-        texts.append(row)
-        shifts.append(at)
-        if len(texts) == chunk:
-            yield from zip(_decode_rows(f"[{','.join(texts)}]"), shifts, strict=True)
-            texts, shifts = [], []
-    if texts:
-        yield from zip(_decode_rows(f"[{','.join(texts)}]"), shifts, strict=True)
+def _parsed(chunks: Iterable[RowChunk]) -> Iterator[tuple[list[list[Any]], list[int]]]:
+    """Stored rows parsed a chunk at a time (one decode per chunk, not per row), with their `shifted`."""
+    for chunk in chunks:
+        yield _decode_rows(f"[{chunk.joined}]"), chunk.shifted
 
 
-def _records(names: list[str], pairs: Iterable[tuple[list[object], int]], shifted: int) -> Iterator[ExecutionRecord]:
-    same = names == _FIELDS
-    times = _TIME_INDEXES if same else [names.index(n) for n in TIME_FIELDS if n in names]
-    for row, at in pairs:
-        _move(row, times, shifted - at)
-        if same:
-            row[_STATE_INDEX] = _STATES[str(row[_STATE_INDEX])]
-            row[_SEEN_INDEX] = bytes.fromhex(str(row[_SEEN_INDEX]))
-            yield ExecutionRecord(*row)  # type: ignore[arg-type]
-        else:  # written by another build: match by name; fields added later take their defaults
+def _records(
+    names: list[str], chunks: Iterable[tuple[list[list[Any]], list[int]]], shifted: int
+) -> Iterator[ExecutionRecord]:
+    if names != _FIELDS:  # written by another build: match by name; fields added later take their defaults
+        yield from _records_by_name(names, chunks, shifted)
+        return
+    state_at, seen_at, states, fromhex, times = _STATE_INDEX, _SEEN_INDEX, _STATES, bytes.fromhex, _TIME_INDEXES
+    for rows, shifts in chunks:
+        for row, at in zip(rows, shifts, strict=True):
+            if at != shifted:
+                _move(row, times, shifted - at)
+            row[state_at] = states[row[state_at]]
+            row[seen_at] = fromhex(row[seen_at])
+        yield from starmap(ExecutionRecord, rows)
+
+
+def _records_by_name(
+    names: list[str], chunks: Iterable[tuple[list[list[Any]], list[int]]], shifted: int
+) -> Iterator[ExecutionRecord]:
+    times = [names.index(n) for n in TIME_FIELDS if n in names]
+    for rows, shifts in chunks:
+        for row, at in zip(rows, shifts, strict=True):
+            _move(row, times, shifted - at)
             values = dict(zip(names, row, strict=True))
             values["state"] = State(str(values["state"]))
             if isinstance(values.get("seen_ids"), str):
                 values["seen_ids"] = bytes.fromhex(str(values["seen_ids"]))
-            yield ExecutionRecord(**{k: v for k, v in values.items() if k in _FIELDS})  # type: ignore[arg-type]
+            yield ExecutionRecord(**{k: v for k, v in values.items() if k in _FIELDS})
 
 
 def _move(row: list[object], times: list[int], delta: int) -> None:

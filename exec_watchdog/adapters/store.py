@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from exec_watchdog.adapters import audit_store, partition_rows
 from exec_watchdog.adapters import migrate as migrations
 from exec_watchdog.adapters.audit_store import Checkpoint, DecisionRow
-from exec_watchdog.adapters.snapshots import Changes, whole_from_rows
+from exec_watchdog.adapters.snapshots import Changes, RowChunk, whole_from_rows
 from exec_watchdog.adapters.status_store import StatusStore
 from exec_watchdog.adapters.store_tables import outbox, partition_state
 
@@ -109,10 +109,10 @@ class Store:
             row = conn.execute(query).first()
         return None if row is None else PartitionSnapshot(row[0], row[1], bytes(row[2]))
 
-    def partition_rows(self, topic: str, partition: int) -> Iterator[tuple[str, int]]:
-        """An incremental snapshot's rows, `(row, shifted)`, streamed (never all in memory at once)."""
+    def partition_rows(self, topic: str, partition: int) -> Iterator[RowChunk]:
+        """An incremental snapshot's rows, streamed in chunks (never all in memory at once)."""
         with self.engine.connect() as conn:
-            yield from partition_rows.read(conn, (self.group_id, topic, partition))
+            yield from partition_rows.read_chunks(conn, (self.group_id, topic, partition))
 
     def save(
         self,
@@ -143,7 +143,7 @@ class Store:
             for partition, checkpoint in (checkpoints or {}).items():
                 written = snapshots.get(partition)
                 if written is not None and written.changes is not None:
-                    rows = partition_rows.read(conn, (self.group_id, topic, partition), ordered=True)
+                    rows = partition_rows.read(conn, (self.group_id, topic, partition))
                     checkpoint = replace(checkpoint, snapshot=whole_from_rows(written.snapshot, rows))
                 audit_store.insert_checkpoint(conn, self.group_id, topic, checkpoint, _now_us())
 

@@ -118,6 +118,11 @@ class EffectRunner:
             self._start(records, self._publish_records(records))
         return len(rows)
 
+    @property
+    def busy(self) -> bool:
+        """Effects are being carried out right now."""
+        return bool(self._in_flight)
+
     def _start(self, rows: list[OutboxRow], work: Coroutine[Any, Any, None]) -> None:
         for row in rows:
             self._in_flight[row.id] = row.partition

@@ -51,7 +51,14 @@ class Service:
             control=settings.control_topic,
             audit=settings.audit_topic,
         )
-        self.audit_lane = AuditLane(self.store.audit, self.publisher, topic=settings.lifecycle_topic, owned=self.owned)
+        self.audit_lane = AuditLane(
+            self.store.audit,
+            self.publisher,
+            topic=settings.lifecycle_topic,
+            owned=self.owned,
+            busy=self._busy,
+            restoring=lambda: self.consumer is not None and bool(self.consumer.restorer.pending),
+        )
         self.consumer: PartitionedConsumer | None = None
         self.runner: EffectRunner | None = None
         self.http_port: int | None = None
@@ -63,6 +70,11 @@ class Service:
     def _next_deadline(self, partition: int) -> int | None:
         state = None if self.consumer is None else self.consumer.owned.get(partition)
         return None if state is None else state.engine.next_deadline()
+
+    def _busy(self) -> bool:
+        """Work that goes before audit records: catching up on input, effects under way."""
+        behind = self.consumer is not None and not self.consumer.caught_up
+        return behind or (self.runner is not None and self.runner.busy)
 
     def ready(self) -> bool:
         return self.consumer is not None and self.consumer.caught_up

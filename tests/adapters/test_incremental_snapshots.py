@@ -6,6 +6,7 @@ from __future__ import annotations
 from exec_watchdog.adapters import snapshots
 from exec_watchdog.adapters.audit_store import Checkpoint
 from exec_watchdog.adapters.store import PartitionSnapshot, Store
+from schemas.fields import State
 from statemachine import Engine, Policy
 from statemachine.record import field_values
 from tests.events import lifecycle, tick
@@ -26,10 +27,10 @@ def save(store: Store, engine: Engine, at: int, *, checkpoint: bool = False) -> 
     return changes
 
 
-def restore(store: Store) -> Engine:
+def restore(store: Store, policy: Policy | None = None) -> Engine:
     loaded = store.load_partition(LIFE, 0)
     assert loaded is not None
-    return snapshots.decode(loaded.snapshot, Policy(), store.partition_rows(LIFE, 0))
+    return snapshots.decode(loaded.snapshot, policy or Policy(), store.partition_rows(LIFE, 0))
 
 
 def fleet(count: int, policy: Policy | None = None) -> Engine:
@@ -99,3 +100,28 @@ def test_a_whole_snapshot_from_an_earlier_build_is_read_and_then_written_as_rows
     assert state(restored) == state(engine) and restored.all_changed
     assert len(save(store, restored, 2).rows) == 30
     assert state(restore(store)) == state(engine)
+
+
+def outputs(engine: Engine, seconds: float) -> list[dict[str, object]]:
+    return [o.model_dump() for o in engine.apply(tick(seconds))]
+
+
+def test_a_restore_under_the_same_policy_keeps_the_deadlines_and_decides_alike(store: Store) -> None:
+    engine = fleet(40, Policy(heartbeat_timeout_s=60))
+    for n in range(0, 40, 3):  # lazily re-armed: their heap entries are earlier than their deadlines
+        engine.apply(lifecycle("heartbeat", f"x-{n:03d}", 30))
+    save(store, engine, 1)
+    restored = restore(store, engine.policy)
+    assert {x: r.armed_at for x, r in restored.records.items()} == {x: r.armed_at for x, r in engine.records.items()}
+    assert sorted(restored._heap) == sorted((r.armed_at, x) for x, r in engine.records.items())
+    for seconds in (62, 70, 95, 200):
+        assert outputs(restored, seconds) == outputs(engine, seconds)
+
+
+def test_a_restore_under_another_policy_computes_every_deadline_again(store: Store) -> None:
+    engine = fleet(5, Policy(heartbeat_timeout_s=3600))
+    save(store, engine, 1)
+    restored = restore(store, Policy(heartbeat_timeout_s=5))  # deadlines armed under 3600 s would miss them
+    assert outputs(engine, 7) == []
+    outputs(restored, 7)
+    assert restored.states[State.SUSPECTED] == 5

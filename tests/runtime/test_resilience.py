@@ -110,7 +110,11 @@ async def wait_for_metric(port: int, line: str, timeout_s: float = 30) -> bool:
 
 
 def _tracked(store: Store, topic: str) -> dict[int, int]:
-    return {p: sum(1 for _ in store.partition_rows(topic, p)) for p in range(3) if store.load_partition(topic, p)}
+    return {
+        p: sum(len(chunk.shifted) for chunk in store.partition_rows(topic, p))
+        for p in range(3)
+        if store.load_partition(topic, p)
+    }
 
 
 async def test_two_instances_share_the_partitions_and_one_takes_over_when_the_other_stops(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from consumers.outbox_items import decision_json
 from exec_watchdog.adapters.audit_store import DecisionRow
 from exec_watchdog.adapters.kafka_connection import KafkaConnection
 from exec_watchdog.adapters.store import OutboxItem, Store
-from exec_watchdog.service.audit_lane import BATCH, AuditLane
+from exec_watchdog.service.audit_lane import BATCH, GIVE_WAY_S, AuditLane
 from producers.publisher import Publisher
 from tests.runtime.harness import read_topic
 
@@ -26,14 +28,19 @@ def started(partition: int, offset: int) -> DecisionRow:
     return DecisionRow(partition, LIFE, offset, x, f"e-{offset}", kind, body, None, "running", "d", "[]", 1)
 
 
+async def audit_topic(bootstrap: str, *, partitions: int) -> str:
+    topic = f"audit-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    await admin.close()
+    return topic
+
+
 async def test_decisions_reach_the_audit_topic_in_order_once_and_resume_after_a_restart(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    topic = f"audit-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    await admin.close()
+    topic = await audit_topic(kafka_bootstrap, partitions=3)
     store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
     publisher = Publisher(KafkaConnection(kafka_bootstrap), recoveries="r", dlq="d", control="c", audit=topic)
     await publisher.start()
@@ -48,13 +55,55 @@ async def test_decisions_reach_the_audit_topic_in_order_once_and_resume_after_a_
         restarted = AuditLane(store.audit, publisher, topic=LIFE, owned=lambda: [0, 1])
         assert await restarted.publish_once() == 1
         records = await read_topic(kafka_bootstrap, topic, until=lambda r: len(r) >= BATCH + 9, timeout_s=30)
+        # a record sent one at a time with the same key lands where the lane put that execution's
+        sent = await publisher.producer.send_and_wait(topic, b"{}", key=b"x-0-5")
     finally:
         await publisher.stop()
     assert len(records) == BATCH + 9
+    assert {r.partition for r in records} == {0, 1, 2}  # spread by key, as `send` would
+    assert next(r.partition for r in records if r.key == b"x-0-5") == sent.partition
     in_partition_0 = [r.json()["source"] for r in records if r.key and r.key.startswith(b"x-0-")]
-    assert in_partition_0 == [f"{LIFE}/0/{n}" for n in range(BATCH + 8)]
-    assert records[0].json() == json.loads(decision_json(first[0]))
+    assert sorted(in_partition_0, key=lambda s: int(s.rsplit("/", 1)[1])) == [f"{LIFE}/0/{n}" for n in range(BATCH + 8)]
+    by_partition: dict[int, list[int]] = {}
+    for r in (r for r in records if r.key and r.key.startswith(b"x-0-")):  # lifecycle partition 0's decisions
+        by_partition.setdefault(r.partition, []).append(int(r.json()["source"].rsplit("/", 1)[1]))
+    assert all(offsets == sorted(offsets) for offsets in by_partition.values())  # in order where it matters
+    assert next(r for r in records if r.key == b"x-0-0").json() == json.loads(decision_json(first[0]))
     store.close()
+
+
+async def test_the_lane_gives_way_while_the_instance_is_busy_but_not_for_ever(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    topic = await audit_topic(kafka_bootstrap, partitions=1)
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
+    publisher = Publisher(KafkaConnection(kafka_bootstrap), recoveries="r", dlq="d", control="c", audit=topic)
+    await publisher.start()
+    busy, restoring = True, True
+    try:
+        store.save(LIFE, {}, [], [started(0, 0), started(1, 0)])
+        lane = AuditLane(
+            store.audit, publisher, topic=LIFE, owned=lambda: [0, 1], busy=lambda: busy, restoring=lambda: restoring
+        )
+        held = asyncio.create_task(lane.publish_once())
+        await asyncio.sleep(GIVE_WAY_S * 1.5)  # a restore holds it for as long as it lasts
+        assert not held.done() and store.audit.unpublished_count(LIFE, 0) == 1
+        restoring = False
+        assert await held == 1
+        store.save(LIFE, {}, [], [started(0, 1), started(1, 1)])
+        started_at = time.monotonic()
+        assert await lane.publish_once() == 1
+        waited = time.monotonic() - started_at
+        assert 2 * GIVE_WAY_S <= waited < 2 * GIVE_WAY_S + 1.5  # it waited before each batch, then sent
+        store.save(LIFE, {}, [], [started(0, 2)])
+        busy = False
+        started_at = time.monotonic()
+        assert await lane.publish_once() == 1
+        assert time.monotonic() - started_at < GIVE_WAY_S / 2
+        assert store.audit.unpublished_count(LIFE, 0) == 0
+    finally:
+        await publisher.stop()
+        store.close()
 
 
 def test_a_burst_of_decisions_never_queues_ahead_of_an_effect(tmp_path: Path) -> None:
