@@ -137,6 +137,18 @@ class RunProcess:
         self.process.wait(timeout=timeout_s)
         return time.monotonic() - started
 
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): it reads nothing until `resume`, and keeps its group membership as long
+        as the session timeout allows."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> float:
+        """Let it run again (SIGCONT); the monotonic time it was let go."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+        return time.monotonic()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 

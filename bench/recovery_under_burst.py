@@ -101,7 +101,7 @@ async def recovered(bootstrap: str, topic: str, wanted: set[str], timeout_s: flo
                 for m in messages:
                     event = json.loads(m.value or b"{}")
                     if event.get("action") == "orphan_recovered" and event.get("execution_id") in wanted:
-                        found.setdefault(event["execution_id"], time.time_ns() // 1000)
+                        found.setdefault(event["execution_id"], m.timestamp * 1000)  # the service's send time
     finally:
         await consumer.stop()
     return found

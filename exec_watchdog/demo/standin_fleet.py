@@ -21,6 +21,12 @@ from exec_watchdog.demo.standin_http import StandinHandler
 __all__ = ["Mode", "StandinAgent", "StandinFleet"]
 
 
+class _FleetServer(ThreadingHTTPServer):
+    request_queue_size = 1024
+    """Many agents are probed at once (a suspicion wave): with the standard library's backlog of 5 the
+    kernel drops the extra connection attempts and each caller retries a second later."""
+
+
 class StandinFleet:
     def __init__(self, auth_secret: str | None = None, static_token: str | None = None) -> None:
         self.agents: dict[str, StandinAgent] = {}
@@ -101,7 +107,7 @@ class StandinFleet:
             owner = fleet
             only = single
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _FleetServer((host, port), Handler)
         self._server.daemon_threads = True
         server = self._server
         threading.Thread(

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from exec_watchdog.adapters import snapshots
+import json
+
+from exec_watchdog.adapters import partition_rows, snapshots
 from exec_watchdog.adapters.audit_store import Checkpoint
 from exec_watchdog.adapters.store import PartitionSnapshot, Store
 from schemas.fields import State
@@ -125,3 +127,19 @@ def test_a_restore_under_another_policy_computes_every_deadline_again(store: Sto
     assert outputs(engine, 7) == []
     outputs(restored, 7)
     assert restored.states[State.SUSPECTED] == 5
+
+
+def test_rows_are_read_in_chunks_each_row_once(store: Store) -> None:
+    engine = fleet(50)
+    save(store, engine, 1)
+    engine.apply(tick(2))
+    engine.apply(tick(500))
+    engine.apply(lifecycle("heartbeat", "x-007", 501))
+    save(store, engine, 2)  # one row written after the gap, 49 before it
+    with store.engine.connect() as conn:
+        chunks = list(partition_rows.read_chunks(conn, (store.group_id, LIFE, 0), chunk=7))
+    assert [len(c.shifted) for c in chunks] == [7] * 7 + [1]
+    rows = [row for c in chunks for row in json.loads(f"[{c.joined}]")]
+    assert sorted(row[0] for row in rows) == sorted(engine.records)
+    shifts = [at for c in chunks for at in c.shifted]
+    assert sorted(set(shifts)) == [0, engine.shifted] and shifts.count(engine.shifted) == 1
