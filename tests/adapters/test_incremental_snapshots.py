@@ -81,13 +81,20 @@ def test_a_gap_in_the_watch_rewrites_no_row_and_restores_the_moved_times(store: 
     assert [o.model_dump() for o in restored.apply(tick(900))] == [o.model_dump() for o in engine.apply(tick(900))]
 
 
-def test_a_checkpoint_built_from_the_rows_is_the_whole_snapshot(store: Store) -> None:
-    engine = fleet(20)
+def across_a_gap(store: Store, count: int, beating: str, *, checkpoint: bool = False) -> Engine:
+    """`count` executions saved, a gap in the watch, then one of them beats and they are saved again:
+    rows written before the gap beside one written after it."""
+    engine = fleet(count)
     save(store, engine, 1)
     engine.apply(tick(2))
     engine.apply(tick(500))
-    engine.apply(lifecycle("heartbeat", "x-002", 501))
-    save(store, engine, 2, checkpoint=True)
+    engine.apply(lifecycle("heartbeat", beating, 501))
+    save(store, engine, 2, checkpoint=checkpoint)
+    return engine
+
+
+def test_a_checkpoint_built_from_the_rows_is_the_whole_snapshot(store: Store) -> None:
+    engine = across_a_gap(store, 20, "x-002", checkpoint=True)
     kept = store.audit.checkpoints(LIFE, 0)[-1]
     assert state(snapshots.decode(kept.snapshot, Policy())) == state(
         snapshots.decode(snapshots.encode(engine), Policy())
@@ -130,12 +137,7 @@ def test_a_restore_under_another_policy_computes_every_deadline_again(store: Sto
 
 
 def test_rows_are_read_in_chunks_each_row_once(store: Store) -> None:
-    engine = fleet(50)
-    save(store, engine, 1)
-    engine.apply(tick(2))
-    engine.apply(tick(500))
-    engine.apply(lifecycle("heartbeat", "x-007", 501))
-    save(store, engine, 2)  # one row written after the gap, 49 before it
+    engine = across_a_gap(store, 50, "x-007")
     with store.engine.connect() as conn:
         chunks = list(partition_rows.read_chunks(conn, (store.group_id, LIFE, 0), chunk=7))
     assert [len(c.shifted) for c in chunks] == [7] * 7 + [1]

@@ -6,6 +6,8 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -28,23 +30,28 @@ def started(partition: int, offset: int) -> DecisionRow:
     return DecisionRow(partition, LIFE, offset, x, f"e-{offset}", kind, body, None, "running", "d", "[]", 1)
 
 
-async def audit_topic(bootstrap: str, *, partitions: int) -> str:
+@asynccontextmanager
+async def lane_parts(bootstrap: str, tmp_path: Path, *, partitions: int) -> AsyncIterator[tuple[str, Store, Publisher]]:
+    """A fresh audit topic of `partitions`, a store, and a started publisher for it."""
     topic = f"audit-{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     await admin.close()
-    return topic
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
+    publisher = Publisher(KafkaConnection(bootstrap), recoveries="r", dlq="d", control="c", audit=topic)
+    await publisher.start()
+    try:
+        yield topic, store, publisher
+    finally:
+        await publisher.stop()
+        store.close()
 
 
 async def test_decisions_reach_the_audit_topic_in_order_once_and_resume_after_a_restart(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    topic = await audit_topic(kafka_bootstrap, partitions=3)
-    store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
-    publisher = Publisher(KafkaConnection(kafka_bootstrap), recoveries="r", dlq="d", control="c", audit=topic)
-    await publisher.start()
-    try:
+    async with lane_parts(kafka_bootstrap, tmp_path, partitions=3) as (topic, store, publisher):
         first = [started(0, n) for n in range(BATCH + 7)]  # more than one batch
         store.save(LIFE, {}, [], first)
         lane = AuditLane(store.audit, publisher, topic=LIFE, owned=lambda: [0])
@@ -57,30 +64,24 @@ async def test_decisions_reach_the_audit_topic_in_order_once_and_resume_after_a_
         records = await read_topic(kafka_bootstrap, topic, until=lambda r: len(r) >= BATCH + 9, timeout_s=30)
         # a record sent one at a time with the same key lands where the lane put that execution's
         sent = await publisher.producer.send_and_wait(topic, b"{}", key=b"x-0-5")
-    finally:
-        await publisher.stop()
     assert len(records) == BATCH + 9
     assert {r.partition for r in records} == {0, 1, 2}  # spread by key, as `send` would
     assert next(r.partition for r in records if r.key == b"x-0-5") == sent.partition
-    in_partition_0 = [r.json()["source"] for r in records if r.key and r.key.startswith(b"x-0-")]
-    assert sorted(in_partition_0, key=lambda s: int(s.rsplit("/", 1)[1])) == [f"{LIFE}/0/{n}" for n in range(BATCH + 8)]
+    ours = [r for r in records if r.key and r.key.startswith(b"x-0-")]  # lifecycle partition 0's decisions
+    offsets = sorted(int(r.json()["source"].rsplit("/", 1)[1]) for r in ours)
+    assert offsets == list(range(BATCH + 8))
     by_partition: dict[int, list[int]] = {}
-    for r in (r for r in records if r.key and r.key.startswith(b"x-0-")):  # lifecycle partition 0's decisions
+    for r in ours:
         by_partition.setdefault(r.partition, []).append(int(r.json()["source"].rsplit("/", 1)[1]))
-    assert all(offsets == sorted(offsets) for offsets in by_partition.values())  # in order where it matters
+    assert all(seen == sorted(seen) for seen in by_partition.values())  # in order where it matters
     assert next(r for r in records if r.key == b"x-0-0").json() == json.loads(decision_json(first[0]))
-    store.close()
 
 
 async def test_the_lane_gives_way_while_the_instance_is_busy_but_not_for_ever(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    topic = await audit_topic(kafka_bootstrap, partitions=1)
-    store = Store(f"sqlite:///{tmp_path / 'w.db'}", group_id="g")
-    publisher = Publisher(KafkaConnection(kafka_bootstrap), recoveries="r", dlq="d", control="c", audit=topic)
-    await publisher.start()
     busy, restoring = True, True
-    try:
+    async with lane_parts(kafka_bootstrap, tmp_path, partitions=1) as (_, store, publisher):
         store.save(LIFE, {}, [], [started(0, 0), started(1, 0)])
         lane = AuditLane(
             store.audit, publisher, topic=LIFE, owned=lambda: [0, 1], busy=lambda: busy, restoring=lambda: restoring
@@ -101,9 +102,6 @@ async def test_the_lane_gives_way_while_the_instance_is_busy_but_not_for_ever(
         assert await lane.publish_once() == 1
         assert time.monotonic() - started_at < GIVE_WAY_S / 2
         assert store.audit.unpublished_count(LIFE, 0) == 0
-    finally:
-        await publisher.stop()
-        store.close()
 
 
 def test_a_burst_of_decisions_never_queues_ahead_of_an_effect(tmp_path: Path) -> None:
