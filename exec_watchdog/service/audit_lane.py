@@ -9,9 +9,9 @@ starts cannot queue ahead of a probe, a terminate or a recovery event.
 The lane also gives way. While partitions are being restored (`restoring`) it waits: a restore is
 bounded, and readiness after a restart waits for it. While other work that matters more is under way
 (`busy`: effects being carried out, a backlog of input being read) it waits before each batch, at
-most `GIVE_WAY_S`, so a backlog of millions still drains at a steady floor rate. Its records are packed
-into Kafka batches in the same worker thread that reads them (`BatchPacker`); the event loop only
-hands whole batches to the producer.
+most `GIVE_WAY_S`, so a backlog of millions still drains at a steady floor rate. Its records are read
+and packed into Kafka record batches in worker threads (`BatchPacker`); the event loop only hands
+whole batches to the producer.
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ class AuditLane:
 
     async def publish_once(self) -> int:
         """One batch per owned partition; the largest batch sent (BATCH: there is more). The records are
-        read and rendered in a worker thread, and the lane pauses between partitions: a backlog of
-        millions drains steadily without taking the event loop from the effects and the consumer."""
+        read and packed in worker threads, and the lane pauses between partitions (and gives way, see
+        above): a backlog of millions drains steadily without taking the event loop from the effects
+        and the consumer."""
         largest = 0
         packer: BatchPacker | None = None
         for partition in self.owned():
