@@ -31,7 +31,7 @@ import json
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -54,7 +54,7 @@ SETTINGS = {
 }
 
 
-async def write(bootstrap: str, topic: str, kind: str, numbers: range) -> int:
+async def write(bootstrap: str, topic: str, kind: str, numbers: Sequence[int]) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
@@ -188,7 +188,9 @@ async def one_run(
     since = await ends(bootstrap, topics.lifecycle)
     run.pause()
     started = time.monotonic()
-    written += await write(bootstrap, topics.lifecycle, "heartbeat", range(0, executions, max(1, executions // beats)))
+    spread = max(1, executions // beats)  # over every tracked execution; round them again if fewer
+    beating = [n * spread % executions for n in range(beats)]
+    written += await write(bootstrap, topics.lifecycle, "heartbeat", beating)
     write_rate = (written - sum(since.values())) / (time.monotonic() - started)
     until = await ends(bootstrap, topics.lifecycle)
     resumed = run.resume()
