@@ -16,10 +16,12 @@ store, with a snapshot every second:
    restore itself (from the assignment to the last partition restored, from the log), and the
    resident memory after. Target: at most 10 s.
 5. Throughput at that many tracked: `--beats` heartbeats written while the restarted service is
-   frozen (SIGSTOP; its session timeout is a minute, so it stays in the group); from letting it go
-   (SIGCONT) to every position in its store (snapshots every second: up to a second late), against a
-   bare aiokafka consumer that reads and `json.loads` the same records in this process. Target: at
-   least 0.5 of the bare consumer.
+   frozen (SIGSTOP; its session timeout is a minute, so it stays in the group), stamped at the moment
+   it was frozen (input it had fallen behind on; a heartbeat stamped seconds past the watchdog's last
+   tick is not believed as stamped, and takes the full path with a decision record of its own); from
+   letting it go (SIGCONT) to every position in its store (snapshots every second: up to a second
+   late), against a bare aiokafka consumer that reads and `json.loads` the same records in this
+   process. Target: at least 0.5 of the bare consumer.
 """
 
 from __future__ import annotations
@@ -54,13 +56,15 @@ SETTINGS = {
 }
 
 
-async def write(bootstrap: str, topic: str, kind: str, numbers: Sequence[int]) -> int:
+async def write(bootstrap: str, topic: str, kind: str, numbers: Sequence[int], stamped_us: int | None = None) -> int:
+    """One `kind` record for each execution number, stamped now (or all at `stamped_us`)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
-        for n in numbers:
-            at = time.time_ns() // 1000
-            await producer.send(topic, lifecycle_record(kind, n, at, f"{kind}-{n}-{at}"), key=execution_id(n).encode())
+        for i, n in enumerate(numbers):
+            at = stamped_us or time.time_ns() // 1000
+            record = lifecycle_record(kind, n, at, f"{kind}-{n}-{at}-{i}")
+            await producer.send(topic, record, key=execution_id(n).encode())
         await producer.flush()
     finally:
         await producer.stop()
@@ -190,7 +194,7 @@ async def one_run(
     started = time.monotonic()
     spread = max(1, executions // beats)  # over every tracked execution; round them again if fewer
     beating = [n * spread % executions for n in range(beats)]
-    written += await write(bootstrap, topics.lifecycle, "heartbeat", beating)
+    written += await write(bootstrap, topics.lifecycle, "heartbeat", beating, stamped_us=time.time_ns() // 1000)
     write_rate = (written - sum(since.values())) / (time.monotonic() - started)
     until = await ends(bootstrap, topics.lifecycle)
     resumed = run.resume()
