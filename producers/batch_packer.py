@@ -23,10 +23,6 @@ class Packed:
     topic: str
     batches: list[tuple[int, BatchBuilder]]
 
-    @property
-    def records(self) -> int:
-        return sum(batch.record_count() for _, batch in self.batches)
-
 
 class BatchPacker:
     def __init__(self, topic: str, partitions: Iterable[int], new_batch: Callable[[], BatchBuilder]) -> None:
