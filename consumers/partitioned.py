@@ -214,19 +214,20 @@ class PartitionedConsumer:
             await self.written()
             new = partitions - set(self.owned) - set(self.restorer.pending)
             await self.on_adopt(new)
-            later = []
+            later: dict[int, PartitionSnapshot] = {}
             for p in sorted(new):
-                kept = await self.restorer.unmoved(p)
+                stored = await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, p)
+                kept = self.restorer.unmoved(p, stored)
                 if kept is not None:
                     self._install(p, kept, "kept (it did not move)")
-                elif await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, p) is None:
+                elif stored is None:
                     self._checkpoint_at[p] = -math.inf
                     self._install(p, self.restorer.fresh(p), "restored")  # nothing stored: nothing to wait for
                 else:
-                    later.append(p)
+                    later[p] = stored
             self.restorer.parked.clear()
             if later:
-                self.consumer.pause(*self._both(later))
+                self.consumer.pause(*self._both(list(later)))
                 self.restorer.start(later, self._restored)
             self._update_gauges()
 

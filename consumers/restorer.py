@@ -40,23 +40,25 @@ class Restorer:
         self._generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, partitions: list[int], install: Callable[[int, PartitionState, int], Awaitable[None]]) -> None:
-        """Restore these partitions one after another; `install` each as soon as it is ready."""
+    def start(
+        self, stored: dict[int, PartitionSnapshot], install: Callable[[int, PartitionState, int], Awaitable[None]]
+    ) -> None:
+        """Restore these partitions from their stored snapshots, one after another; `install` each as
+        soon as it is ready."""
         self._generation += 1
-        for p in partitions:
+        for p in stored:
             self.pending[p] = self._generation
-        task = asyncio.create_task(self._run(partitions, self._generation, install), name="restore")
+        task = asyncio.create_task(self._run(stored, self._generation, install), name="restore")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def unmoved(self, partition: int) -> PartitionState | None:
+    def unmoved(self, partition: int, stored: PartitionSnapshot | None) -> PartitionState | None:
         """The partition as this instance released it, if the store still holds exactly what it wrote
-        then (nobody applied anything to it since): reading resumes where applying stopped."""
+        then (`stored`: nobody applied anything to it since): reading resumes where applying stopped."""
         parked = self.parked.pop(partition, None)
         if parked is None:
             return None
         state, written = parked
-        stored = await asyncio.to_thread(self.store.load_partition, self.lifecycle_topic, partition)
         if stored is None or (stored.lifecycle_offset, stored.control_offset, stored.snapshot) != (
             written.lifecycle_offset,
             written.control_offset,
@@ -91,17 +93,17 @@ class Restorer:
         return self.pending.get(partition) == generation
 
     async def _run(
-        self, partitions: list[int], generation: int, install: Callable[[int, PartitionState, int], Awaitable[None]]
+        self,
+        stored: dict[int, PartitionSnapshot],
+        generation: int,
+        install: Callable[[int, PartitionState, int], Awaitable[None]],
     ) -> None:
-        for p in partitions:
+        for p, snap in stored.items():
             if self.current(p, generation):
-                await install(p, await asyncio.to_thread(self.restore, p), generation)
+                await install(p, await asyncio.to_thread(self.restore, p, snap), generation)
 
-    def restore(self, partition: int) -> PartitionState:
-        """The partition's engine and log positions as last written (a fresh engine if never)."""
-        snap = self.store.load_partition(self.lifecycle_topic, partition)
-        if snap is None:
-            return self.fresh(partition)
+    def restore(self, partition: int, snap: PartitionSnapshot) -> PartitionState:
+        """The partition's engine and log positions as last written: the snapshot's header, its rows."""
         rows = self.store.partition_rows(self.lifecycle_topic, partition)
         engine = snapshots.decode(snap.snapshot, self.policy, rows)
         return self._state(partition, engine, snap.lifecycle_offset, snap.control_offset)

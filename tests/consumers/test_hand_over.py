@@ -12,7 +12,7 @@ from aiokafka import TopicPartition
 
 from consumers.partition import PartitionState
 from consumers.partitioned import PartitionedConsumer
-from exec_watchdog.adapters.store import Store
+from exec_watchdog.adapters.store import PartitionSnapshot, Store
 from statemachine import Engine
 from tests.consumers.stubs import CONTROL, LIFE, consumer
 from tests.consumers.test_crash_mid_batch import BATCHES, POLICY, commands, feed
@@ -72,9 +72,9 @@ async def test_an_assignment_returns_at_once_and_the_partition_waits_paused_unti
     gate = threading.Event()
     slow = c.restorer.restore
 
-    def restore(partition: int) -> PartitionState:
+    def restore(partition: int, snap: PartitionSnapshot) -> PartitionState:
         gate.wait(timeout=10)  # a big partition: the read takes a while
-        return slow(partition)
+        return slow(partition, snap)
 
     c.restorer.restore = restore  # type: ignore[method-assign]
     paused: list[TopicPartition] = []
