@@ -11,6 +11,8 @@ rows written before it are moved by the difference when they are read (`decode`)
 from __future__ import annotations
 
 import gc
+import hashlib
+import inspect
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -22,6 +24,8 @@ from typing import Any
 import msgspec
 
 from schemas.fields import State
+from statemachine import policy as policy_module
+from statemachine import rules
 from statemachine.brake import Brake
 from statemachine.engine import Engine
 from statemachine.policy import Policy
@@ -76,7 +80,7 @@ def _head(engine: Engine, form: int) -> dict[str, object]:
         "clock": engine.clock,
         "brake": brake,
         "shifted": engine.shifted,
-        "armed_under": engine.policy.digest,
+        "armed_under": _armed_under(engine.policy),
     }
 
 
@@ -116,11 +120,32 @@ def decode(data: bytes, policy: Policy, rows: Iterable[RowChunk] = ()) -> Engine
     brake = Brake(saved.get("engaged_at"), recent, set(saved.get("rechecking", [])))
     records = _records(body["fields"], chunks, shifted)
     with _building():
-        armed = body.get("armed_under") == policy.digest  # else every deadline is computed again
+        under = _armed_under(policy)
+        armed = under is not None and body.get("armed_under") == under  # else every deadline is computed again
         engine = Engine(policy, records, clock=body["clock"], brake=brake, own=True, armed=armed)
     engine.shifted = shifted
     engine.all_changed = form == FORMAT  # restored from rows: they are in the store already
     return engine
+
+
+def _arming_code() -> str | None:
+    """A fingerprint of the code that sets deadlines (`rules.next_due` and the policy's conversions):
+    deadlines stored by a build whose rules differ are computed again, not trusted. None when the
+    source cannot be read (then no stored deadline is trusted)."""
+    try:
+        text = inspect.getsource(rules) + inspect.getsource(policy_module)
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_ARMING_CODE = _arming_code()
+
+
+def _armed_under(policy: Policy) -> str | None:
+    """What the stored `armed_at` of a snapshot's records were computed under: the policy's values and
+    the deadline code."""
+    return None if _ARMING_CODE is None else f"{policy.digest}/{_ARMING_CODE}"
 
 
 @contextmanager

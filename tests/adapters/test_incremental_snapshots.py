@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from exec_watchdog.adapters import partition_rows, snapshots
 from exec_watchdog.adapters.audit_store import Checkpoint
 from exec_watchdog.adapters.store import PartitionSnapshot, Store
 from schemas.fields import State
 from statemachine import Engine, Policy
 from statemachine.record import field_values
+from statemachine.rules import next_due
 from tests.events import lifecycle, tick
 
 LIFE = "life"
@@ -134,6 +137,23 @@ def test_a_restore_under_another_policy_computes_every_deadline_again(store: Sto
     assert outputs(engine, 7) == []
     outputs(restored, 7)
     assert restored.states[State.SUSPECTED] == 5
+
+
+@pytest.mark.parametrize("restoring_build", ["another", None])
+def test_deadlines_stored_by_other_deadline_code_are_computed_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch, restoring_build: str | None
+) -> None:
+    """Same policy values, but the rules that set deadlines differ (another build), or this build
+    cannot fingerprint its own: no stored deadline is trusted."""
+    policy = Policy(heartbeat_timeout_s=60)
+    engine = fleet(10, policy)
+    for n in range(10):  # lazily re-armed: each stored deadline is earlier than its true one
+        engine.apply(lifecycle("heartbeat", f"x-{n:03d}", 30))
+    save(store, engine, 1)
+    monkeypatch.setattr(snapshots, "_ARMING_CODE", restoring_build)
+    restored = restore(store, policy)
+    assert {r.armed_at for r in restored.records.values()} == {next_due(r, policy) for r in restored.records.values()}
+    assert all(r.armed_at != engine.records[x].armed_at for x, r in restored.records.items())
 
 
 def test_rows_are_read_in_chunks_each_row_once(store: Store) -> None:
