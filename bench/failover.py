@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, select
 
 from bench.outside import RunProcess, Topics
 from bench.report import Figure, column, report
-from bench.scale import PARTITIONS, broker, ends, flow, write
+from bench.scale import PARTITIONS, broker, broker_options, ends, flow, write
 from bench.service_run import create_topic
 from exec_watchdog.adapters.store_tables import partition_state
 
@@ -136,8 +136,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--executions", type=int, default=300_000)
     parser.add_argument("--rate", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--broker", choices=["tansu", "apache"], default="apache")
-    parser.add_argument("--bootstrap", help="a running broker to use instead of starting one")
+    broker_options(parser, default="apache")
     parser.add_argument("--flow-s", type=float, default=60, help="how long heartbeats flow (the kill is at 5 s)")
     args = parser.parse_args(argv)
     return asyncio.run(run(args.executions, args.rate, args.runs, args.broker, args.bootstrap, args.flow_s))

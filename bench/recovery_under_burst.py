@@ -27,7 +27,7 @@ from sqlalchemy import and_, create_engine, func, select
 from bench.history import execution_id, lifecycle_record
 from bench.outside import RunProcess, Topics
 from bench.report import Figure, column, report
-from bench.scale import broker, ends
+from bench.scale import broker, broker_options, ends
 from bench.service_run import create_topic
 from exec_watchdog.adapters.store_tables import audit_cursor, decisions
 from exec_watchdog.demo.standin_fleet import StandinFleet
@@ -179,8 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--burst", type=int, default=1_000_000)
     parser.add_argument("--victims", type=int, default=50)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--broker", choices=["tansu", "apache"], default="tansu")
-    parser.add_argument("--bootstrap", help="a running broker to use instead of starting one")
+    broker_options(parser, default="tansu")
     args = parser.parse_args(argv)
     return asyncio.run(run(args.burst, args.victims, args.runs, args.broker, args.bootstrap))
 

@@ -220,6 +220,12 @@ async def one_run(
     }
 
 
+def broker_options(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--broker` (which local broker to start) and `--bootstrap` (a running one instead), for `broker`."""
+    parser.add_argument("--broker", choices=["tansu", "apache"], default=default)
+    parser.add_argument("--bootstrap", help="a running broker to use instead of starting one")
+
+
 @contextmanager
 def broker(kind: str, bootstrap: str | None = None) -> Iterator[str]:
     """A local broker of this kind for the run, or the one at `bootstrap` (`--bootstrap`)."""
@@ -285,8 +291,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--beats", type=int, default=300_000)
     parser.add_argument("--rate", type=int, default=5_000, help="heartbeats/s in the no-stall phase")
     parser.add_argument("--flow-s", type=float, default=30)
-    parser.add_argument("--broker", choices=["tansu", "apache"], default="tansu")
-    parser.add_argument("--bootstrap", help="a running broker to use instead of starting one")
+    broker_options(parser, default="tansu")
     parser.add_argument("--runs", type=int, default=1)
     return asyncio.run(run(parser.parse_args(argv)))
 
