@@ -8,11 +8,10 @@ from pathlib import Path
 
 from exec_watchdog.demo.standin_fleet import StandinFleet
 from schemas.fields import State
-from statemachine import Engine, Policy
+from statemachine import Engine
 from tests.runtime.harness import create_topic, lifecycle, producer, running, test_settings, wait_for
 
 AGENT = "research-bot"
-POLICY = Policy()
 
 
 async def test_a_silent_execution_is_suspected_at_its_deadline_between_two_ticks(
@@ -32,7 +31,7 @@ async def test_a_silent_execution_is_suspected_at_its_deadline_between_two_ticks
             found = engine()
             return None if found is None else found.state_of("quiet-1")
 
-        assert await wait_for(lambda: (engine() or Engine(POLICY)).clock is not None, timeout_s=15)
+        assert await wait_for(lambda: (found := engine()) is not None and found.clock is not None, timeout_s=15)
         # just after a cadence tick: the next ones come 5 s and 10 s later; the deadline is 6 s away
         await p.send_and_wait(topic, lifecycle("started", "quiet-1", AGENT, -1), key=b"quiet-1")
         await p.send_and_wait(topic, lifecycle("heartbeat", "quiet-1", AGENT), key=b"quiet-1")
