@@ -32,23 +32,27 @@ def write(conn: Connection, key: Key, changes: Changes) -> None:
     for start in range(0, len(gone), 500):
         conn.execute(delete(partition_records).where(_where(key), _r.execution_id.in_(gone[start : start + 500])))
     group_id, topic, partition = key
-    rows = [
-        {
-            "group_id": group_id,
-            "topic": topic,
-            "partition": partition,
-            "execution_id": x,
-            "row": row,
-            "shifted": changes.shifted,
-        }
-        for x, row in changes.rows.items()
-        if row is not None
-    ]
+    shifted = changes.shifted
+    if conn.dialect.name == "sqlite":  # positional rows straight to the driver: no per-row processing
+        values = [(group_id, topic, partition, x, row, shifted) for x, row in changes.rows.items() if row is not None]
+        if values:
+            conn.exec_driver_sql(_SQLITE_UPSERT, values)
+        return
+    common = {"group_id": group_id, "topic": topic, "partition": partition, "shifted": shifted}
+    rows = [{**common, "execution_id": x, "row": row} for x, row in changes.rows.items() if row is not None]
     if rows:
-        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(partition_records)
-        keys = ["group_id", "topic", "partition", "execution_id"]
-        excluded = {"row": insert.excluded.row, "shifted": insert.excluded.shifted}
-        conn.execute(insert.on_conflict_do_update(index_elements=keys, set_=excluded), rows)
+        conn.execute(_upsert(postgresql.insert(partition_records)), rows)
+
+
+def _upsert(insert: Any) -> Any:
+    keys = ["group_id", "topic", "partition", "execution_id"]
+    return insert.on_conflict_do_update(
+        index_elements=keys, set_={"row": insert.excluded.row, "shifted": insert.excluded.shifted}
+    )
+
+
+_SQLITE_UPSERT = str(_upsert(sqlite.insert(partition_records)).compile(dialect=sqlite.dialect()))
+"""The same upsert for SQLite, its parameters in the table's column order (`?` placeholders)."""
 
 
 def read(conn: Connection, key: Key) -> Iterator[tuple[str, int]]:
