@@ -1,7 +1,7 @@
 """A quick mutation run for CI: every mutant of one small module must be killed by its tests.
 
 `python -m tests.mutation.smoke` copies the tracked tree to a temporary folder, narrows mutmut's
-configuration to `exec_watchdog/service/effect_outcomes.py` and `tests/service`, runs mutmut there and
+configuration to `exec_watchdog/service/effect_outcomes.py` and its own tests, runs mutmut there and
 fails naming each surviving mutant. The full run is `PROPERTY_SCALE=0.1 mutmut run` (docs/RELIABILITY.md).
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = "exec_watchdog/service/effect_outcomes.py"
-TESTS = "tests/service"
+TESTS = "tests/service/test_effect_outcomes.py"
 
 
 def narrowed(pyproject: str) -> str:
