@@ -41,7 +41,7 @@ def write(conn: Connection, key: Key, changes: Changes) -> None:
     common = {"group_id": group_id, "topic": topic, "partition": partition, "shifted": shifted}
     rows = [{**common, "execution_id": x, "row": row} for x, row in changes.rows.items() if row is not None]
     if rows:
-        conn.execute(_upsert(postgresql.insert(partition_records)), rows)
+        conn.execute(_POSTGRES_UPSERT, rows)
 
 
 def _upsert(insert: Any) -> Any:
@@ -51,6 +51,7 @@ def _upsert(insert: Any) -> Any:
     )
 
 
+_POSTGRES_UPSERT = _upsert(postgresql.insert(partition_records))
 _SQLITE_UPSERT = str(_upsert(sqlite.insert(partition_records)).compile(dialect=sqlite.dialect()))
 """The same upsert for SQLite, its parameters in the table's column order (`?` placeholders)."""
 
